@@ -1,0 +1,327 @@
+/**
+ * Builds the effective configuration: defaults, then the TOML file, then
+ * command-line overrides, each value checked by the validator declared in
+ * `settings.ts`. Any problem is a {@linkcode ConfigError} naming the key.
+ *
+ * @module
+ */
+import { parse as parseToml, TomlError } from "smol-toml";
+import type { z } from "zod";
+import { parseAddress } from "./address.ts";
+import {
+  type Config,
+  LISTENER,
+  type ListenerConfig,
+  type ModelName,
+  type PROTOCOL_NAMES,
+  type SectionName,
+  SECTIONS,
+  type Setting,
+} from "./settings.ts";
+
+/** A configuration problem; the CLI prints its message and exits 2. */
+export class ConfigError extends Error {
+  /** Creates the error; `key` is the dotted path (`listener[0].address`). */
+  constructor(key: string, reason: string) {
+    super(key ? `${key}: ${reason}` : reason);
+    this.name = "ConfigError";
+  }
+}
+
+/** A listener named on the command line. */
+export interface ListenerFlag {
+  protocol: typeof PROTOCOL_NAMES[number];
+  address: string;
+}
+
+/** What the command line overrides. */
+export interface Overrides {
+  /** `--zen/--http/--echo`: replace the file's listeners. */
+  listeners?: ListenerFlag[];
+  /** `--model`, applied to every listener named on the command line (or all, when none is). */
+  model?: string;
+  /** `--workers`, likewise. */
+  workers?: string;
+  /** Single settings by dotted key (`"http.docroot"`), as text from flags. */
+  values?: Record<string, string>;
+}
+
+/** The result of {@linkcode buildConfig}. */
+export interface LoadedConfig {
+  config: Config;
+  /** Settings that were set but mean nothing for their listener's model; logged once. */
+  notes: string[];
+  /** The file read, if any. */
+  path?: string;
+}
+
+/** Default port per protocol when a listener gives none (`deno task start`). */
+export const DEFAULT_ADDRESSES: Record<ListenerFlag["protocol"], string> = {
+  zen: "127.0.0.1:1060",
+  http: "127.0.0.1:8080",
+  echo: "127.0.0.1:7007",
+};
+
+/** Listeners used when neither the file nor the command line names any. */
+export const DEFAULT_LISTENERS: readonly ListenerFlag[] = [
+  { protocol: "zen", address: DEFAULT_ADDRESSES.zen },
+];
+
+type Table = Record<string, unknown>;
+
+function isTable(value: unknown): value is Table {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  return typeof value === "string" ? `"${value}"` : JSON.stringify(value);
+}
+
+function check<T>(key: string, setting: Setting<T>, value: unknown): T {
+  const result = (setting.schema as z.ZodType<T>).safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  let reason = issue?.message ?? "invalid value";
+  if (issue?.code === "invalid_type") {
+    reason = `must be ${
+      typeof setting.default === "number"
+        ? "a number"
+        : typeof setting.default === "boolean"
+        ? "true or false"
+        : "a string"
+    }`;
+  }
+  throw new ConfigError(key, `${reason} (got ${describe(value)})`);
+}
+
+/** Turns flag text into the type the setting expects. */
+function coerce(setting: Setting, text: string): unknown {
+  if (typeof setting.default === "number") {
+    return /^-?\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : text;
+  }
+  if (typeof setting.default === "boolean") {
+    return text === "true" ? true : text === "false" ? false : text;
+  }
+  return text;
+}
+
+function defaults(): Config {
+  const config = { listener: [] } as unknown as Record<string, unknown>;
+  for (const [section, settings] of Object.entries(SECTIONS)) {
+    config[section] = Object.fromEntries(
+      Object.entries(settings).map(([name, s]) => [name, s.default]),
+    );
+  }
+  return config as unknown as Config;
+}
+
+function buildListener(
+  raw: unknown,
+  key: string,
+): { listener: ListenerConfig; explicit: Set<string> } {
+  if (!isTable(raw)) throw new ConfigError(key, "must be a table");
+  for (const name of Object.keys(raw)) {
+    if (!(name in LISTENER)) {
+      throw new ConfigError(`${key}.${name}`, "unknown key");
+    }
+  }
+  const protocol = check(
+    `${key}.protocol`,
+    LISTENER.protocol,
+    raw.protocol ?? LISTENER.protocol.default,
+  );
+  const listener = {
+    protocol,
+    address: check(
+      `${key}.address`,
+      LISTENER.address,
+      raw.address ?? DEFAULT_ADDRESSES[protocol],
+    ),
+    model: check(`${key}.model`, LISTENER.model, raw.model ?? "async"),
+    workers: check(`${key}.workers`, LISTENER.workers, raw.workers ?? 0),
+    concurrency: check(
+      `${key}.concurrency`,
+      LISTENER.concurrency,
+      raw.concurrency ?? 0,
+    ),
+  } as ListenerConfig;
+  try {
+    parseAddress(listener.address);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ConfigError(`${key}.address`, error.message);
+  }
+  return { listener, explicit: new Set(Object.keys(raw)) };
+}
+
+function appliesTo(setting: Setting, model: ModelName): boolean {
+  return !setting.models || setting.models.includes(model);
+}
+
+/**
+ * Validates a parsed TOML document merged with command-line overrides.
+ *
+ * @example Usage
+ * ```ts
+ * import { buildConfig } from "./load.ts";
+ * const { config } = buildConfig({ zen: { max_question: 64 } });
+ * if (config.zen.max_question !== 64) throw new Error("not applied");
+ * ```
+ *
+ * @throws {ConfigError} naming the first bad key.
+ */
+export function buildConfig(
+  raw: unknown,
+  overrides: Overrides = {},
+): LoadedConfig {
+  if (!isTable(raw)) throw new ConfigError("", "the file must be a TOML table");
+  const config = defaults();
+  const notes: string[] = [];
+  for (const [name, value] of Object.entries(raw)) {
+    if (name === "listener") continue;
+    if (!(name in SECTIONS)) throw new ConfigError(name, "unknown section");
+    if (!isTable(value)) throw new ConfigError(name, "must be a table");
+    const declared = SECTIONS[name as SectionName] as Record<string, Setting>;
+    const target = config[name as SectionName] as Record<string, unknown>;
+    for (const [key, item] of Object.entries(value)) {
+      const setting = declared[key];
+      if (!setting) throw new ConfigError(`${name}.${key}`, "unknown key");
+      target[key] = check(`${name}.${key}`, setting, item);
+    }
+  }
+
+  let explicit: Set<string>[] = [];
+  if (overrides.listeners?.length) {
+    config.listener = overrides.listeners.map((flag, index) =>
+      buildListener(flag, `--${flag.protocol}[${index}]`).listener
+    );
+    explicit = config.listener.map(() => new Set<string>());
+  } else if (raw.listener !== undefined) {
+    if (!Array.isArray(raw.listener)) {
+      throw new ConfigError(
+        "listener",
+        "must be written as [[listener]] tables",
+      );
+    }
+    const built = raw.listener.map((item, index) =>
+      buildListener(item, `listener[${index}]`)
+    );
+    config.listener = built.map((b) => b.listener);
+    explicit = built.map((b) => b.explicit);
+  } else {
+    config.listener = DEFAULT_LISTENERS.map((flag) =>
+      buildListener(flag, "default listener").listener
+    );
+    explicit = config.listener.map(() => new Set<string>());
+  }
+  if (config.listener.length === 0) {
+    throw new ConfigError("listener", "at least one listener is needed");
+  }
+
+  config.listener.forEach((listener, index) => {
+    if (overrides.model !== undefined) {
+      listener.model = check("--model", LISTENER.model, overrides.model);
+      explicit[index]?.add("model");
+    }
+    if (overrides.workers !== undefined) {
+      listener.workers = check(
+        "--workers",
+        LISTENER.workers,
+        coerce(LISTENER.workers, overrides.workers),
+      );
+      explicit[index]?.add("workers");
+    }
+    for (const name of ["workers", "concurrency"] as const) {
+      if (
+        explicit[index]?.has(name) &&
+        !appliesTo(LISTENER[name], listener.model)
+      ) {
+        notes.push(
+          `listener[${index}].${name} does not apply to model "${listener.model}" and is ignored`,
+        );
+      }
+    }
+    if (listener.workers === 0) listener.workers = cpuCount();
+  });
+
+  for (const [key, text] of Object.entries(overrides.values ?? {})) {
+    const [section, name] = key.split(".") as [SectionName, string];
+    const setting = (SECTIONS[section] as Record<string, Setting> | undefined)
+      ?.[name];
+    if (!setting) throw new ConfigError(key, "unknown key");
+    (config[section] as Record<string, unknown>)[name] = check(
+      `--${setting.flag ?? key}`,
+      setting,
+      coerce(setting, text),
+    );
+  }
+  return { config, notes };
+}
+
+function cpuCount(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+/** Parses TOML text; syntax errors become a {@linkcode ConfigError} with line and column. */
+export function parseConfigText(text: string, source: string): unknown {
+  try {
+    return parseToml(text);
+  } catch (error) {
+    if (!(error instanceof TomlError)) throw error;
+    const first = error.message.split("\n")[0];
+    throw new ConfigError(
+      "",
+      `${source}:${error.line}:${error.column}: ${first}`,
+    );
+  }
+}
+
+/** Options for {@linkcode loadConfig}. */
+export interface LoadOptions {
+  /** `--config FILE`. */
+  path?: string | undefined;
+  /** Command-line overrides. */
+  overrides?: Overrides;
+  /** Environment lookup; defaults to `Deno.env.get`. */
+  env?: (name: string) => string | undefined;
+}
+
+/** The system-wide config file, used when present and nothing else is named. */
+export const SYSTEM_CONFIG = "/etc/koan/koan.toml";
+
+/**
+ * Finds and reads the config file (`--config`, then `$KOAN_CONFIG`, then
+ * `/etc/koan/koan.toml` if present) and builds the effective config.
+ *
+ * @throws {ConfigError} for an unreadable file or any invalid setting.
+ */
+export async function loadConfig(
+  options: LoadOptions = {},
+): Promise<LoadedConfig> {
+  const env = options.env ?? ((name) => Deno.env.get(name));
+  let path = options.path ?? env("KOAN_CONFIG");
+  if (path === undefined) {
+    try {
+      await Deno.stat(SYSTEM_CONFIG);
+      path = SYSTEM_CONFIG;
+    } catch {
+      path = undefined;
+    }
+  }
+  let raw: unknown = {};
+  if (path !== undefined) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (error) {
+      throw new ConfigError(
+        "",
+        `cannot read config file "${path}": ${(error as Error).message}`,
+      );
+    }
+    raw = parseConfigText(text, path);
+  }
+  const loaded = buildConfig(raw, options.overrides);
+  if (path !== undefined) loaded.path = path;
+  return loaded;
+}

@@ -1,0 +1,263 @@
+/**
+ * Every setting koan has, declared once. This one table drives the TOML
+ * parser, the command-line flags, `koan check-config` and `koan --help`
+ * (gunicorn's config.py habit): adding a setting here is all it takes.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+/** One declared setting of type `T`. */
+export interface Setting<T = unknown> {
+  /** Validator; its output is the stored value. */
+  schema: z.ZodType<T>;
+  /** Value used when neither the file nor a flag sets it. */
+  default: T;
+  /** One line of help for `--help` and the docs. */
+  help: string;
+  /** Command-line flag that overrides it, if any (without `--`). */
+  flag?: string;
+  /** Models for which the setting means something; absent = all. */
+  models?: readonly ModelName[];
+}
+
+/** Extra facts about a setting. */
+export interface SettingOptions {
+  /** Command-line flag (without `--`). */
+  flag?: string;
+  /** Models the setting applies to. */
+  models?: readonly ModelName[];
+}
+
+function setting<T>(
+  schema: z.ZodType<T>,
+  defaultValue: NoInfer<T>,
+  help: string,
+  options: SettingOptions = {},
+): Setting<T> {
+  return { schema, default: defaultValue, help, ...options };
+}
+
+/** Concurrency models (DESIGN §5). */
+export const MODEL_NAMES = [
+  "iterative",
+  "async",
+  "threads",
+  "processes",
+  "thread-per-connection",
+  "process-per-connection",
+] as const;
+/** A concurrency model's name. */
+export type ModelName = typeof MODEL_NAMES[number];
+
+/** Protocol names accepted in `[[listener]] protocol`. */
+export const PROTOCOL_NAMES = ["zen", "http", "echo"] as const;
+
+const seconds = z.number().min(0, "must be 0 or more seconds").max(
+  86_400 * 365,
+  "must be at most a year",
+);
+const positiveSeconds = z.number().gt(0, "must be more than 0 seconds").max(
+  86_400 * 365,
+  "must be at most a year",
+);
+const bytes = (min: number) =>
+  z.number().int("must be a whole number of bytes").min(
+    min,
+    `must be at least ${min} bytes`,
+  ).max(2 ** 40, "must be at most 1 TiB");
+const count = (min: number, max = 1_000_000) =>
+  z.number().int("must be a whole number").min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, {
+    error: () => `must be one of ${values.map((v) => `"${v}"`).join(", ")}`,
+  });
+
+/** Settings of one `[[listener]]` table. */
+export const LISTENER = {
+  protocol: setting(
+    enumOf(PROTOCOL_NAMES),
+    "zen",
+    "protocol served: zen | http | echo",
+  ),
+  address: setting(
+    z.string().min(1, "must not be empty"),
+    "127.0.0.1:1060",
+    "host:port, [v6]:port or :port",
+  ),
+  model: setting(
+    enumOf(MODEL_NAMES),
+    "async",
+    `concurrency model: ${MODEL_NAMES.join(" | ")}`,
+    { flag: "model" },
+  ),
+  workers: setting(
+    count(0, 1024),
+    0,
+    "threads or processes for the pooled models; 0 = number of CPUs",
+    { flag: "workers", models: ["threads", "processes"] },
+  ),
+  concurrency: setting(
+    count(0),
+    0,
+    "connections per worker at once; 1 = blocking pool; 0 = unlimited",
+    { models: ["threads", "processes"] },
+  ),
+} as const;
+
+/** Single settings, by section. */
+export const SECTIONS = {
+  zen: {
+    aphorisms: setting(
+      z.string(),
+      "",
+      "TOML table of aphorisms replacing the built-in one (reloaded on SIGHUP)",
+    ),
+    max_question: setting(
+      bytes(2),
+      1024,
+      "longest question in bytes; longer gets 'Error: question too long.'",
+    ),
+    idle_timeout: setting(
+      positiveSeconds,
+      60,
+      "seconds a Zen or echo connection may stay silent",
+    ),
+    work: setting(
+      enumOf(["none", "sleep", "block", "cpu"] as const),
+      "none",
+      "simulated work per answer: none | sleep | block | cpu",
+    ),
+    work_ms: setting(
+      z.number().min(0, "must be 0 or more").max(
+        60_000,
+        "must be at most 60000 ms",
+      ),
+      0,
+      "milliseconds of simulated work per answer",
+    ),
+  },
+  http: {
+    docroot: setting(
+      z.string(),
+      "",
+      "directory of static files; empty: built-in routes only",
+      { flag: "docroot" },
+    ),
+    max_request_line: setting(
+      bytes(64),
+      8192,
+      "longest request line in bytes (414 past it)",
+    ),
+    max_header_bytes: setting(
+      bytes(256),
+      16384,
+      "largest header block in bytes (431 past it)",
+    ),
+    max_headers: setting(
+      count(1, 10_000),
+      100,
+      "most header fields (431 past it)",
+    ),
+    max_body: setting(
+      bytes(0),
+      1048576,
+      "largest request body in bytes (413 past it)",
+    ),
+    header_timeout: setting(
+      positiveSeconds,
+      10,
+      "seconds to receive a request's headers (408 past it)",
+    ),
+    keepalive_timeout: setting(
+      positiveSeconds,
+      15,
+      "seconds an idle keep-alive connection stays open",
+    ),
+  },
+  limits: {
+    max_connections: setting(
+      count(1, 10_000_000),
+      10000,
+      "open connections per listener; excess is answered busy and closed",
+    ),
+    max_per_source: setting(
+      count(0, 10_000_000),
+      0,
+      "open connections per client address per listener; 0 = off",
+    ),
+    shutdown_timeout: setting(
+      seconds,
+      30,
+      "seconds to drain on SIGTERM before forcing",
+    ),
+    worker_timeout: setting(
+      positiveSeconds,
+      30,
+      "seconds a silent worker may go before it is replaced",
+      { models: ["threads", "processes"] },
+    ),
+    max_requests: setting(
+      count(0, 2 ** 31),
+      0,
+      "recycle a worker after this many connections; 0 = never",
+      { models: ["threads", "processes"] },
+    ),
+    send_timeout: setting(
+      positiveSeconds,
+      30,
+      "seconds a client that stops reading may stall a write",
+    ),
+    idle_exit: setting(
+      positiveSeconds,
+      60,
+      "`koan inetd --wait`: exit after this long without clients",
+    ),
+  },
+  log: {
+    level: setting(
+      enumOf(["debug", "info", "warning", "error"] as const),
+      "info",
+      "debug | info | warning | error",
+      { flag: "log-level" },
+    ),
+    format: setting(
+      enumOf(["text", "json"] as const),
+      "text",
+      "text | json (one JSON object a line)",
+      { flag: "log-format" },
+    ),
+    file: setting(
+      z.string(),
+      "",
+      "log file, reopened on SIGUSR1; empty: stderr",
+    ),
+    access: setting(
+      z.boolean(),
+      true,
+      "one access-log line per connection (Zen, echo) or request (HTTP)",
+    ),
+  },
+  daemon: {
+    pid_file: setting(
+      z.string(),
+      "",
+      "write the master's pid here; removed on exit",
+      { flag: "pid-file" },
+    ),
+  },
+} as const;
+
+type ValuesOf<S> = {
+  -readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never;
+};
+
+/** One listener, validated. */
+export type ListenerConfig = ValuesOf<typeof LISTENER>;
+/** Name of a section of single settings. */
+export type SectionName = keyof typeof SECTIONS;
+/** The whole effective configuration. */
+export type Config =
+  & { listener: ListenerConfig[] }
+  & { -readonly [S in SectionName]: ValuesOf<typeof SECTIONS[S]> };

@@ -1,0 +1,28 @@
+/**
+ * Access-log lines: one per connection (Zen, echo) or request (HTTP).
+ *
+ * @module
+ */
+import type { AccessRecord } from "../protocols/contract.ts";
+import { log } from "../log/log.ts";
+
+const accessLogger = log("access");
+
+/** Writes one access record (a no-op sink when `log.access` is off). */
+export function writeAccess(record: AccessRecord): void {
+  if (record.protocol === "http") {
+    accessLogger.info(
+      "{peer} http {method} {target} {status} out={bytesOut} ms={durationMs}",
+      { ...record, durationMs: Math.round(record.durationMs * 10) / 10 },
+    );
+    return;
+  }
+  accessLogger.info(
+    "{peer} {protocol} in={bytesIn} out={bytesOut} requests={requests} ms={durationMs} {outcome}",
+    {
+      ...record,
+      requests: record.requests ?? 0,
+      durationMs: Math.round(record.durationMs * 10) / 10,
+    },
+  );
+}

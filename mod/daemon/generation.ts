@@ -1,0 +1,44 @@
+/**
+ * Builds a {@linkcode Generation} from a loaded config: the part of a start
+ * or reload that reads files besides the config itself.
+ *
+ * @module
+ */
+import type { Config } from "../config/settings.ts";
+import { ConfigError } from "../config/load.ts";
+import {
+  type AphorismTable,
+  BUILT_IN_TABLE,
+  parseAphorisms,
+} from "../protocols/zen/aphorisms.ts";
+import type { Generation } from "../models/contract.ts";
+
+/**
+ * Reads the aphorism table named by `zen.aphorisms`, or the built-in one.
+ *
+ * @throws {ConfigError} when the file cannot be read or is invalid.
+ */
+export async function loadAphorisms(config: Config): Promise<AphorismTable> {
+  const path = config.zen.aphorisms;
+  if (!path) return BUILT_IN_TABLE;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError(
+      "zen.aphorisms",
+      `cannot read "${path}": ${(error as Error).message}`,
+    );
+  }
+  try {
+    return parseAphorisms(text, path);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw new ConfigError("zen.aphorisms", error.message);
+  }
+}
+
+/** Builds the generation for `config`. */
+export async function makeGeneration(config: Config): Promise<Generation> {
+  return { config, aphorisms: await loadAphorisms(config) };
+}

@@ -1,0 +1,20 @@
+/**
+ * The one place a {@linkcode ProtocolEnv} is assembled from a generation,
+ * so every model (and inetd) hands protocols the same services.
+ *
+ * @module
+ */
+import type { DaemonState, ProtocolEnv } from "../protocols/contract.ts";
+import type { Generation } from "./contract.ts";
+
+/** Builds the protocol environment for `generation`. */
+export function protocolEnv(
+  generation: Generation,
+  state: DaemonState,
+): ProtocolEnv {
+  return {
+    config: generation.config,
+    aphorisms: generation.aphorisms,
+    state,
+  };
+}

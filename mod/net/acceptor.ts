@@ -1,0 +1,243 @@
+/**
+ * The accept loop every in-isolate model runs: accept, admit through the
+ * limiter, hand the connection to the current handler, and keep count so a
+ * drain knows when it is done. `concurrency` decides the model's shape:
+ * 1 serves one connection at a time (iterative, blocking pool), N caps
+ * connections in flight, 0 leaves it to the event loop (async).
+ *
+ * Accept errors such as EMFILE pause the loop with backoff instead of
+ * spinning; the kernel's backlog holds clients meanwhile.
+ *
+ * @module
+ */
+import type { AccessRecord, Handler, Protocol } from "../protocols/contract.ts";
+import { log } from "../log/log.ts";
+import type { Limiter } from "./limiter.ts";
+import { ConnTransport, type Duplex } from "./transport.ts";
+
+/** Options for {@linkcode Acceptor}. */
+export interface AcceptorOptions {
+  /** Protocol served (for the busy reply). */
+  protocol: Protocol;
+  /** Current handler; read per connection so reloads reach new connections. */
+  handler: () => Handler;
+  /** Admission control. */
+  limiter: Limiter;
+  /** Connections served at once; 0 = unlimited. */
+  concurrency: number;
+  /** Current `limits.send_timeout` in ms. */
+  sendTimeoutMs: () => number;
+  /** Access-log sink. */
+  access: (record: AccessRecord) => void;
+  /** Called once per accepted connection (metrics, max_requests). */
+  onConnection?: () => void;
+  /** Called when a connection is refused by the limiter. */
+  onRefused?: (reason: string) => void;
+}
+
+/** An accepted connection, whichever API accepted it (`Deno.listen`, `node:net`). */
+export interface AcceptedConn extends Duplex {
+  /** Remote `host:port`. */
+  readonly peer: string;
+  /** Local `host:port`. */
+  readonly local: string;
+  /** Remote IP, the key for `max_per_source`. */
+  readonly source: string;
+}
+
+/** Something to accept connections from. */
+export interface AcceptSource {
+  /** Resolves the next connection; rejects once closed (or on EMFILE, to be retried). */
+  accept(): Promise<AcceptedConn>;
+  /** Stops listening. Idempotent. */
+  close(): void;
+}
+
+/** Adapts a `Deno.Listener` to an {@linkcode AcceptSource}. */
+export function denoSource(
+  listener: Deno.Listener<Deno.TcpConn>,
+): AcceptSource {
+  return {
+    async accept(): Promise<AcceptedConn> {
+      const conn = await listener.accept();
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // Reset before we got to it; the first read will say so.
+      }
+      return {
+        peer: formatNetAddr(conn.remoteAddr),
+        local: formatNetAddr(conn.localAddr),
+        source: sourceOf(conn.remoteAddr),
+        read: (buffer) => conn.read(buffer),
+        write: (bytes) => conn.write(bytes),
+        close: () => conn.close(),
+      };
+    },
+    close() {
+      try {
+        listener.close();
+      } catch (error) {
+        if (!(error instanceof Deno.errors.BadResource)) throw error;
+      }
+    },
+  };
+}
+
+/** Formats a `Deno.Addr` as `host:port` / `[v6]:port`. */
+export function formatNetAddr(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    return addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+  }
+  return addr.transport === "unix" || addr.transport === "unixpacket"
+    ? addr.path
+    : "unknown";
+}
+
+function sourceOf(addr: Deno.Addr): string {
+  return addr.transport === "tcp" ? addr.hostname : "local";
+}
+
+const REFUSAL_WRITE_MS = 1000;
+
+/** Serves one listener until stopped. */
+export class Acceptor {
+  #listener: AcceptSource;
+  #options: AcceptorOptions;
+  #draining = new AbortController();
+  #open = new Set<ConnTransport>();
+  #idle: (() => void) | undefined;
+  #slotFreed: (() => void) | undefined;
+  #stopped = false;
+  #logger = log("net");
+
+  constructor(listener: AcceptSource, options: AcceptorOptions) {
+    this.#listener = listener;
+    this.#options = options;
+  }
+
+  /** Connections being served now. */
+  get connections(): number {
+    return this.#open.size;
+  }
+
+  /** Accepts until {@linkcode stop}; resolves when the loop has ended. */
+  async run(): Promise<void> {
+    let backoffMs = 0;
+    const concurrency = this.#options.concurrency;
+    while (!this.#stopped) {
+      if (concurrency > 0 && this.#open.size >= concurrency) {
+        // Leave further clients in the kernel's backlog: this is what a
+        // blocking pool (or an iterative server) really does.
+        await new Promise<void>((resolve) => this.#slotFreed = resolve);
+        continue;
+      }
+      let conn: AcceptedConn;
+      try {
+        conn = await this.#listener.accept();
+        backoffMs = 0;
+      } catch (error) {
+        if (this.#stopped || error instanceof Deno.errors.BadResource) break;
+        // EMFILE/ENFILE and friends: the pending connection stays queued;
+        // wait for descriptors to free instead of spinning on accept().
+        backoffMs = Math.min(1000, backoffMs ? backoffMs * 2 : 10);
+        this.#logger.warn(
+          "accept failed: {error}; retrying in {ms} ms",
+          { error: (error as Error).message, ms: backoffMs },
+        );
+        await new Promise((resolve) => setTimeout(resolve, backoffMs));
+        continue;
+      }
+      this.#admit(conn);
+      if (concurrency === 1) {
+        // Iterative: serve to the end before accepting again.
+        while (this.#open.size > 0 && !this.#stopped) {
+          await new Promise<void>((resolve) => this.#slotFreed = resolve);
+        }
+      }
+    }
+  }
+
+  #admit(conn: AcceptedConn): void {
+    const source = conn.source;
+    const refusal = this.#options.limiter.admit(source);
+    if (refusal) {
+      this.#options.onRefused?.(refusal);
+      this.#refuse(conn, refusal);
+      return;
+    }
+    const transport = new ConnTransport(conn, this.#options.sendTimeoutMs());
+    this.#open.add(transport);
+    this.#options.onConnection?.();
+    const handler = this.#options.handler();
+    handler(transport, {
+      info: { peer: conn.peer, local: conn.local },
+      draining: this.#draining.signal,
+      access: this.#options.access,
+    }).catch((error) => {
+      this.#logger.error("handler failed: {error}", {
+        error: (error as Error)?.stack ?? String(error),
+      });
+    }).finally(() => {
+      transport.close();
+      this.#open.delete(transport);
+      this.#options.limiter.release(source);
+      this.#slotFreed?.();
+      this.#slotFreed = undefined;
+      if (this.#open.size === 0) this.#idle?.();
+    });
+  }
+
+  #refuse(conn: AcceptedConn, reason: string): void {
+    const peer = conn.peer;
+    this.#logger.warn("refused {peer}: {reason}", { peer, reason });
+    const reply = this.#options.protocol.busyReply;
+    const timer = setTimeout(() => conn.close(), REFUSAL_WRITE_MS);
+    (reply.length ? conn.write(reply) : Promise.resolve(0))
+      .catch(() => 0)
+      .finally(() => {
+        clearTimeout(timer);
+        try {
+          conn.close();
+        } catch {
+          // Closed by the timer already.
+        }
+      });
+  }
+
+  /** Stops accepting and closes the listening socket. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#listener.close();
+    this.#slotFreed?.();
+  }
+
+  /**
+   * Stops accepting, tells handlers to finish (idle connections close at
+   * once), and resolves when every connection is done or `timeoutMs` has
+   * passed, when the rest are closed. Resolves to the number forced.
+   */
+  async drain(timeoutMs: number): Promise<number> {
+    this.stop();
+    this.#draining.abort();
+    if (this.#open.size === 0) return 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = new Promise<void>((resolve) => this.#idle = resolve);
+    const timeout = new Promise<void>((resolve) =>
+      timer = setTimeout(resolve, timeoutMs)
+    );
+    await Promise.race([idle, timeout]);
+    clearTimeout(timer);
+    const forced = this.#open.size;
+    this.closeAll();
+    return forced;
+  }
+
+  /** Closes every open connection now. */
+  closeAll(): void {
+    for (const transport of this.#open) transport.close();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * Adapts a `Deno.Conn` (or any reader/writer pair) to the protocol
+ * {@linkcode Transport}: writes loop over short writes, and a write that
+ * stalls past `send_timeout` (a client that stopped reading) closes the
+ * connection instead of holding memory forever.
+ *
+ * @module
+ */
+import type { Transport } from "../protocols/contract.ts";
+import { deadlines } from "../util/deadline.ts";
+
+/** The parts of a `Deno.Conn` a transport needs. */
+export interface Duplex {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  close(): void;
+}
+
+/** A transport over a connection, with a send timeout. */
+export class ConnTransport implements Transport {
+  #conn: Duplex;
+  #closed = false;
+  #sendTimeoutMs: number;
+  #sendDeadline;
+  /** Set when the send timeout closed the connection. */
+  sendTimedOut = false;
+
+  /** `sendTimeoutMs` bounds each write's stall. */
+  constructor(conn: Duplex, sendTimeoutMs: number) {
+    this.#conn = conn;
+    this.#sendTimeoutMs = sendTimeoutMs;
+    this.#sendDeadline = deadlines.create(() => {
+      this.sendTimedOut = true;
+      this.close();
+    });
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#closed) return Promise.resolve(null);
+    return this.#conn.read(buffer);
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) throw new Deno.errors.BrokenPipe("Connection is closed");
+    // A peer that stops reading leaves the write pending forever; the
+    // deadline turns that into a closed connection after send_timeout.
+    this.#sendDeadline.arm(this.#sendTimeoutMs);
+    try {
+      let written = 0;
+      while (written < bytes.length) {
+        written += await this.#conn.write(bytes.subarray(written));
+      }
+    } finally {
+      this.#sendDeadline.disarm();
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#sendDeadline.dispose();
+    try {
+      this.#conn.close();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) throw error;
+    }
+  }
+
+  /** True once closed by either side of the code. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

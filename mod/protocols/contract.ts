@@ -1,0 +1,114 @@
+/**
+ * The handler contract: the one seam between protocols and everything that
+ * moves bytes. A protocol turns a {@linkcode Transport} into a conversation;
+ * models decide *where* and *when* a handler runs (main thread, worker,
+ * child process, inetd stdin/stdout) and never look at the bytes.
+ *
+ * Nothing in `mod/protocols/` may touch `Deno.*`: sockets, files and clocks
+ * reach a protocol only through the interfaces below.
+ *
+ * @module
+ */
+import type { Config } from "../config/settings.ts";
+import type { AphorismTable } from "./zen/aphorisms.ts";
+
+/** The protocols koan speaks. */
+export type ProtocolName = "zen" | "http" | "echo";
+
+/**
+ * A bidirectional byte stream. A `Deno.Conn`, a relay between threads and
+ * stdin/stdout under inetd are all adapted to this shape by the net layer.
+ */
+export interface Transport {
+  /** Reads into `buffer`; resolves to the byte count, or `null` at end of stream. Rejects once closed. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Writes every byte of `bytes` (the net layer loops over short writes and enforces `send_timeout`). */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Closes both directions; a pending `read` rejects or resolves `null`. Idempotent. */
+  close(): void;
+}
+
+/** Where a connection comes from, as text (`"127.0.0.1:4242"`, `"[::1]:4242"`, `"stdin"`). */
+export interface ConnectionInfo {
+  /** Remote address. */
+  peer: string;
+  /** Local address the client reached. */
+  local: string;
+}
+
+/** How a connection or request ended, as written in the access log. */
+export type Outcome =
+  | "closed normally"
+  | "sent a partial question then closed"
+  | "closed before the answer was sent"
+  | "idle timeout"
+  | "question too long"
+  | "server busy"
+  | "draining"
+  | "send timeout"
+  | "error";
+
+/** One access-log entry: a connection for Zen/echo, a request for HTTP. */
+export interface AccessRecord {
+  protocol: ProtocolName;
+  peer: string;
+  /** Bytes received from the peer. */
+  bytesIn: number;
+  /** Bytes sent to the peer. */
+  bytesOut: number;
+  /** Wall time in milliseconds. */
+  durationMs: number;
+  /** Free-text outcome; one of {@linkcode Outcome} for Zen/echo. */
+  outcome: string;
+  /** Questions answered (Zen), requests served (HTTP). */
+  requests?: number;
+  /** HTTP only. */
+  method?: string;
+  /** HTTP only. */
+  target?: string;
+  /** HTTP only. */
+  status?: number;
+}
+
+/** Everything a handler may learn or do besides moving bytes. */
+export interface ConnectionContext {
+  info: ConnectionInfo;
+  /**
+   * Aborted when the daemon starts draining: finish the exchange in flight,
+   * then close. An idle connection closes at once.
+   */
+  draining: AbortSignal;
+  /** Records one access-log entry (Zen/echo: once per connection; HTTP: per request). */
+  access(record: AccessRecord): void;
+}
+
+/** Serves one connection to its end. Must never reject: failures end as a closed transport and a log line. */
+export type Handler = (
+  transport: Transport,
+  context: ConnectionContext,
+) => Promise<void>;
+
+/** What the daemon shares with protocols, read at each connection so a reload takes effect for new ones. */
+export interface ProtocolEnv {
+  /** The effective configuration (sections `zen`, `http`, `limits`). */
+  config: Config;
+  /** The Zen table (built-in or from `zen.aphorisms`). */
+  aphorisms: AphorismTable;
+  /** Live daemon state for `/healthz` and friends. */
+  state: DaemonState;
+}
+
+/** Daemon state protocols may report (never change). */
+export interface DaemonState {
+  /** True once a graceful stop has begun. */
+  readonly draining: boolean;
+}
+
+/** A protocol as the registry knows it. */
+export interface Protocol {
+  name: ProtocolName;
+  /** Sent to a connection refused by `max_connections`/`max_per_source`, before closing. */
+  busyReply: Uint8Array;
+  /** Builds the handler for one configuration generation. */
+  create(env: ProtocolEnv): Handler;
+}

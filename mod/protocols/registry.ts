@@ -1,0 +1,26 @@
+/**
+ * Protocol name → implementation. Models and the daemon look protocols up
+ * here and nowhere else.
+ *
+ * @module
+ */
+import type { Protocol, ProtocolName } from "./contract.ts";
+import { echo } from "./echo.ts";
+import { zen } from "./zen/zen.ts";
+
+/** Every protocol koan serves. */
+export const PROTOCOLS: Readonly<Partial<Record<ProtocolName, Protocol>>> = {
+  zen,
+  echo,
+};
+
+/**
+ * Looks a protocol up by name.
+ *
+ * @throws {RangeError} for a protocol koan does not serve.
+ */
+export function protocolFor(name: ProtocolName): Protocol {
+  const protocol = PROTOCOLS[name];
+  if (!protocol) throw new RangeError(`Protocol "${name}" is not available`);
+  return protocol;
+}

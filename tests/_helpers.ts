@@ -1,0 +1,293 @@
+/**
+ * Shared test helpers: start the real daemon as a subprocess on free ports,
+ * watch its log, and talk to it over real sockets.
+ *
+ * @module
+ */
+
+const ROOT = new URL("../", import.meta.url);
+/** Absolute path of main.ts. */
+export const MAIN = new URL("main.ts", ROOT).pathname;
+/** The repository root. */
+export const ROOT_DIR = ROOT.pathname;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Returns a TCP port that was free a moment ago. */
+export function freePort(hostname = "127.0.0.1"): number {
+  using listener = Deno.listen({ hostname, port: 0 });
+  return (listener.addr as Deno.NetAddr).port;
+}
+
+/** Options for {@linkcode startDaemon}. */
+export interface StartOptions {
+  /** TOML written to a temp file and passed as --config. */
+  config?: string;
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Ports that must be listening before the daemon counts as started. */
+  ports?: number[];
+  /** How long to wait for the listening lines. @default {15000} */
+  timeoutMs?: number;
+  /** Subcommand and arguments before the rest. @default {["serve"]} */
+  command?: string[];
+}
+
+/** A daemon started by a test. */
+export class TestDaemon {
+  readonly process: Deno.ChildProcess;
+  #log = "";
+  #waiters: (() => void)[] = [];
+  readonly exited: Promise<Deno.CommandStatus>;
+  #configPath: string | undefined;
+
+  constructor(process: Deno.ChildProcess, configPath?: string) {
+    this.process = process;
+    this.#configPath = configPath;
+    this.#pump(process.stderr);
+    this.#pump(process.stdout);
+    this.exited = process.status;
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    for await (const chunk of stream) {
+      this.#log += decoder.decode(chunk);
+      for (const wake of this.#waiters.splice(0)) wake();
+    }
+  }
+
+  /** Everything the daemon printed so far. */
+  get log(): string {
+    return this.#log;
+  }
+
+  /** The pid of the daemon. */
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  /** Waits until the log matches `pattern`, or throws after `timeoutMs`. */
+  async waitForLog(
+    pattern: RegExp,
+    timeoutMs = 15000,
+  ): Promise<RegExpMatchArray> {
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    this.exited.then(() => exited = true);
+    for (;;) {
+      const match = this.#log.match(pattern);
+      if (match) return match;
+      if (exited || Date.now() > deadline) {
+        throw new Error(
+          `log never matched ${pattern}${
+            exited ? " (daemon exited)" : ""
+          }:\n${this.#log}`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** Sends a signal. */
+  kill(signal: Deno.Signal = "SIGTERM"): void {
+    try {
+      this.process.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  /** Sends `signal` and waits for the exit; returns the status. */
+  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
+    this.kill(signal);
+    return await this.exited;
+  }
+
+  /** The config file path, if the test gave TOML. */
+  get configPath(): string | undefined {
+    return this.#configPath;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    const timer = setTimeout(() => this.kill("SIGKILL"), 10_000);
+    this.kill("SIGTERM");
+    await this.exited;
+    clearTimeout(timer);
+    if (this.#configPath) await Deno.remove(this.#configPath).catch(() => {});
+  }
+}
+
+/** Writes TOML to a temp file and returns its path. */
+export async function writeConfig(toml: string): Promise<string> {
+  const path = await Deno.makeTempFile({
+    prefix: "koan-test-",
+    suffix: ".toml",
+  });
+  await Deno.writeTextFile(path, toml);
+  return path;
+}
+
+/** Deno flags the tests run the daemon with. */
+export const RUN_FLAGS = ["run", "-A", "--quiet"];
+
+/** Starts `koan serve` (or `options.command`) and waits until its ports listen. */
+export async function startDaemon(
+  args: string[] = [],
+  options: StartOptions = {},
+): Promise<TestDaemon> {
+  let configPath: string | undefined;
+  const extra: string[] = [];
+  if (options.config !== undefined) {
+    configPath = await writeConfig(options.config);
+    extra.push("--config", configPath);
+  }
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [
+      ...RUN_FLAGS,
+      MAIN,
+      ...(options.command ?? ["serve"]),
+      ...extra,
+      ...args,
+    ],
+    env: options.env ?? {},
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const daemon = new TestDaemon(command.spawn(), configPath);
+  try {
+    for (const port of options.ports ?? []) {
+      await daemon.waitForLog(
+        new RegExp(`listening on \\S*:${port}\\b`),
+        options.timeoutMs ?? 15000,
+      );
+    }
+  } catch (error) {
+    daemon.kill("SIGKILL");
+    await daemon.exited;
+    throw error;
+  }
+  return daemon;
+}
+
+/** Result of {@linkcode runCli}. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `koan ARGS` to completion. */
+export async function runCli(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: Uint8Array } = {},
+): Promise<CliResult> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [...RUN_FLAGS, MAIN, ...args],
+    env: options.env ?? {},
+    stdin: options.stdin ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const child = command.spawn();
+  if (options.stdin) {
+    const writer = child.stdin.getWriter();
+    await writer.write(options.stdin);
+    await writer.close();
+  }
+  const output = await child.output();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Connects to a local port. */
+export function connect(
+  port: number,
+  hostname = "127.0.0.1",
+): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname, port });
+}
+
+/** Writes text or bytes fully. */
+export async function send(
+  conn: Deno.Conn,
+  data: string | Uint8Array,
+): Promise<void> {
+  const bytes = typeof data === "string" ? encoder.encode(data) : data;
+  let written = 0;
+  while (written < bytes.length) {
+    written += await conn.write(bytes.subarray(written));
+  }
+}
+
+/**
+ * Reads until the text received satisfies `done` (default: ends with
+ * `suffix`), the peer closes, or `timeoutMs` passes. Returns the text and
+ * whether the peer closed.
+ */
+export async function readUntil(
+  conn: Deno.Conn,
+  done: string | ((text: string) => boolean),
+  timeoutMs = 10_000,
+): Promise<{ text: string; closed: boolean; timedOut: boolean }> {
+  const test = typeof done === "string"
+    ? (t: string) => t.endsWith(done)
+    : done;
+  const buffer = new Uint8Array(64 * 1024);
+  let text = "";
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      conn.close();
+    } catch { /* closed already */ }
+  }, timeoutMs);
+  try {
+    while (!test(text)) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch {
+        n = null;
+      }
+      if (n === null) return { text, closed: !timedOut, timedOut };
+      text += decoder.decode(buffer.subarray(0, n), { stream: true });
+    }
+    return { text, closed: false, timedOut: false };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Reads until the peer closes; returns all text. */
+export async function readAll(
+  conn: Deno.Conn,
+  timeoutMs = 10_000,
+): Promise<string> {
+  return (await readUntil(conn, () => false, timeoutMs)).text;
+}
+
+/** Asks Zen questions on one connection, one at a time; returns the answers. */
+export async function ask(
+  port: number,
+  questions: string[],
+): Promise<string[]> {
+  using conn = await connect(port);
+  const answers: string[] = [];
+  for (const question of questions) {
+    await send(conn, question);
+    const { text } = await readUntil(conn, ".");
+    answers.push(text);
+  }
+  return answers;
+}
