@@ -8,7 +8,8 @@
 import type { Handler } from "../protocols/contract.ts";
 import { protocolEnv } from "./env.ts";
 import { protocolFor } from "../protocols/registry.ts";
-import { Acceptor, denoSource } from "../net/acceptor.ts";
+import { Acceptor } from "../net/acceptor.ts";
+import { openSource } from "../net/listen.ts";
 import { LocalLimiter } from "../net/limiter.ts";
 import type { Generation, ModelContext, RunningListener } from "./contract.ts";
 
@@ -34,10 +35,7 @@ export function serveInIsolate(
 ): RunningListener {
   const { spec, state } = context;
   const protocol = protocolFor(spec.listener.protocol);
-  const listener = Deno.listen({
-    transport: "tcp",
-    hostname: spec.address.hostname,
-    port: spec.address.port,
+  const source = openSource(spec.address, {
     reusePort: options.reusePort ?? false,
   });
   let generation = context.generation;
@@ -45,7 +43,7 @@ export function serveInIsolate(
     protocol.create(protocolEnv(g, state));
   let handler = build(generation);
   const limiter = new LocalLimiter(limitsOf(generation));
-  const acceptor = new Acceptor(denoSource(listener), {
+  const acceptor = new Acceptor(source, {
     protocol,
     handler: () => handler,
     limiter,
