@@ -6,7 +6,7 @@
  * @module
  */
 import { runLoad } from "../mod/bench/load.ts";
-import { treeRss } from "./_proc.ts";
+import { treeRss } from "../mod/bench/proc.ts";
 import { freePort, spawnKoan, spawnServer } from "./_spawn.ts";
 
 /** One row of the comparison. */

@@ -20,6 +20,7 @@ import { Daemon, EXIT } from "../daemon/daemon.ts";
 import { VERSION } from "../version.ts";
 import { helpText } from "./help.ts";
 import { runClient } from "./client.ts";
+import { runBench } from "../bench/cli.ts";
 import { runInetd } from "../daemon/inetd.ts";
 import { UsageError } from "./usage.ts";
 
@@ -144,6 +145,8 @@ export async function main(args: string[]): Promise<number> {
         return await checkConfig(rest);
       case "client":
         return await runClient(rest);
+      case "bench":
+        return await runBench(rest);
       case "inetd":
         return await runInetd(rest);
       case undefined:
@@ -159,6 +162,12 @@ export async function main(args: string[]): Promise<number> {
       console.error(`koan: ${error.message}`);
       return EXIT.usage;
     }
-    throw error;
+    if (error instanceof Deno.errors.NotCapable) {
+      // Run without a permission it needs: say which, not a stack trace.
+      console.error(`koan: ${error.message.split("\n")[0]}`);
+      return EXIT.usage;
+    }
+    console.error(`koan: ${(error as Error)?.message ?? String(error)}`);
+    return EXIT.failure;
   }
 }
