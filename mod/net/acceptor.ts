@@ -106,8 +106,10 @@ const REFUSAL_WRITE_MS = 1000;
 export class Acceptor {
   #listener: AcceptSource;
   #options: AcceptorOptions;
-  #draining = new AbortController();
-  #open = new Set<ConnTransport>();
+  #drainStarted = false;
+  // One AbortController per connection: thousands of listeners on a single
+  // shared signal make every addEventListener a linear scan (O(n^2) accepts).
+  #open = new Map<ConnTransport, AbortController>();
   #idle: (() => void) | undefined;
   #slotFreed: (() => void) | undefined;
   #stopped = false;
@@ -169,12 +171,14 @@ export class Acceptor {
       return;
     }
     const transport = new ConnTransport(conn, this.#options.sendTimeoutMs());
-    this.#open.add(transport);
+    const draining = new AbortController();
+    if (this.#drainStarted) draining.abort();
+    this.#open.set(transport, draining);
     this.#options.onConnection?.();
     const handler = this.#options.handler();
     handler(transport, {
       info: { peer: conn.peer, local: conn.local },
-      draining: this.#draining.signal,
+      draining: draining.signal,
       access: this.#options.access,
     }).catch((error) => {
       this.#logger.error("handler failed: {error}", {
@@ -222,7 +226,8 @@ export class Acceptor {
    */
   async drain(timeoutMs: number): Promise<number> {
     this.stop();
-    this.#draining.abort();
+    this.#drainStarted = true;
+    for (const draining of this.#open.values()) draining.abort();
     if (this.#open.size === 0) return 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const idle = new Promise<void>((resolve) => this.#idle = resolve);
@@ -238,6 +243,6 @@ export class Acceptor {
 
   /** Closes every open connection now. */
   closeAll(): void {
-    for (const transport of this.#open) transport.close();
+    for (const transport of this.#open.keys()) transport.close();
   }
 }
