@@ -128,6 +128,7 @@ export class Acceptor {
   /** Accepts until {@linkcode stop}; resolves when the loop has ended. */
   async run(): Promise<void> {
     let backoffMs = 0;
+    let failures = 0;
     const concurrency = this.#options.concurrency;
     while (!this.#stopped) {
       if (concurrency > 0 && this.#open.size >= concurrency) {
@@ -139,16 +140,25 @@ export class Acceptor {
       let conn: AcceptedConn;
       try {
         conn = await this.#listener.accept();
+        if (failures > 0) {
+          this.#logger.info("accept recovered after {failures} failed tries", {
+            failures,
+          });
+        }
         backoffMs = 0;
+        failures = 0;
       } catch (error) {
         if (this.#stopped || error instanceof Deno.errors.BadResource) break;
         // EMFILE/ENFILE and friends: the pending connection stays queued;
         // wait for descriptors to free instead of spinning on accept().
+        // One line per episode, not one per retry.
+        if (failures++ === 0) {
+          this.#logger.warn(
+            "accept failed: {error}; retrying with backoff up to 1 s",
+            { error: (error as Error).message },
+          );
+        }
         backoffMs = Math.min(1000, backoffMs ? backoffMs * 2 : 10);
-        this.#logger.warn(
-          "accept failed: {error}; retrying in {ms} ms",
-          { error: (error as Error).message, ms: backoffMs },
-        );
         await new Promise((resolve) => setTimeout(resolve, backoffMs));
         continue;
       }
