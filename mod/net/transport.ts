@@ -9,6 +9,15 @@
 import type { Transport } from "../protocols/contract.ts";
 import { deadlines } from "../util/deadline.ts";
 
+/** A write stalled past `send_timeout`; the connection is closed. */
+export class SendTimeoutError extends Error {
+  /** Creates the error. */
+  constructor() {
+    super("The peer stopped reading for longer than send_timeout");
+    this.name = "SendTimeoutError";
+  }
+}
+
 /** The parts of a `Deno.Conn` a transport needs. */
 export interface Duplex {
   read(buffer: Uint8Array): Promise<number | null>;
@@ -50,6 +59,9 @@ export class ConnTransport implements Transport {
       while (written < bytes.length) {
         written += await this.#conn.write(bytes.subarray(written));
       }
+    } catch (error) {
+      if (this.sendTimedOut) throw new SendTimeoutError();
+      throw error;
     } finally {
       this.#sendDeadline.disarm();
     }

@@ -11,6 +11,7 @@
  */
 import type { Config } from "../config/settings.ts";
 import type { AphorismTable } from "./zen/aphorisms.ts";
+import type { FileSource } from "./http/file_source.ts";
 
 /** The protocols koan speaks. */
 export type ProtocolName = "zen" | "http" | "echo";
@@ -22,7 +23,11 @@ export type ProtocolName = "zen" | "http" | "echo";
 export interface Transport {
   /** Reads into `buffer`; resolves to the byte count, or `null` at end of stream. Rejects once closed. */
   read(buffer: Uint8Array): Promise<number | null>;
-  /** Writes every byte of `bytes` (the net layer loops over short writes and enforces `send_timeout`). */
+  /**
+   * Writes every byte of `bytes` (the net layer loops over short writes and
+   * enforces `send_timeout`). Rejects when the peer is gone; the error's
+   * `name` is `"SendTimeoutError"` when the peer stopped reading too long.
+   */
   write(bytes: Uint8Array): Promise<void>;
   /** Closes both directions; a pending `read` rejects or resolves `null`. Idempotent. */
   close(): void;
@@ -82,6 +87,13 @@ export interface ConnectionContext {
   access(record: AccessRecord): void;
 }
 
+/** The access-log outcome for a failed write. */
+export function writeFailure(error: unknown): Outcome {
+  return (error as Error)?.name === "SendTimeoutError"
+    ? "send timeout"
+    : "closed before the answer was sent";
+}
+
 /** Serves one connection to its end. Must never reject: failures end as a closed transport and a log line. */
 export type Handler = (
   transport: Transport,
@@ -96,6 +108,8 @@ export interface ProtocolEnv {
   aphorisms: AphorismTable;
   /** Live daemon state for `/healthz` and friends. */
   state: DaemonState;
+  /** The HTTP document root (`http.docroot`), when one is configured. */
+  files?: FileSource;
 }
 
 /** Daemon state protocols may report (never change). */

@@ -4,13 +4,14 @@
  *
  * @module
  */
-import type {
-  ConnectionContext,
-  Handler,
-  Outcome,
-  Protocol,
-  ProtocolEnv,
-  Transport,
+import {
+  type ConnectionContext,
+  type Handler,
+  type Outcome,
+  type Protocol,
+  type ProtocolEnv,
+  type Transport,
+  writeFailure,
 } from "./contract.ts";
 import { deadlines } from "../util/deadline.ts";
 
@@ -70,8 +71,8 @@ export function createEchoHandler(env: ProtocolEnv): Handler {
         bytesIn += n;
         try {
           await transport.write(buffer.subarray(0, n));
-        } catch {
-          outcome = "closed before the answer was sent";
+        } catch (error) {
+          outcome = writeFailure(error);
           break;
         }
         bytesOut += n;

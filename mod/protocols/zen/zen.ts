@@ -5,13 +5,14 @@
  *
  * @module
  */
-import type {
-  ConnectionContext,
-  Handler,
-  Outcome,
-  Protocol,
-  ProtocolEnv,
-  Transport,
+import {
+  type ConnectionContext,
+  type Handler,
+  type Outcome,
+  type Protocol,
+  type ProtocolEnv,
+  type Transport,
+  writeFailure,
 } from "../contract.ts";
 import { deadlines } from "../../util/deadline.ts";
 import { ZenFramer } from "./framer.ts";
@@ -125,8 +126,8 @@ export function createZenHandler(env: ProtocolEnv): Handler {
           const reply = concat(answers);
           try {
             await transport.write(reply);
-          } catch {
-            outcome = "closed before the answer was sent";
+          } catch (error) {
+            outcome = writeFailure(error);
             break;
           }
           bytesOut += reply.length;
