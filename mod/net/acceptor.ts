@@ -14,6 +14,11 @@ import type { AccessRecord, Handler, Protocol } from "../protocols/contract.ts";
 import { log } from "../log/log.ts";
 import type { Limiter } from "./limiter.ts";
 import { ConnTransport, type Duplex } from "./transport.ts";
+import {
+  type Metrics,
+  metrics as isolateMetrics,
+  seriesKey,
+} from "../metrics/registry.ts";
 
 /** Options for {@linkcode Acceptor}. */
 export interface AcceptorOptions {
@@ -33,6 +38,10 @@ export interface AcceptorOptions {
   onConnection?: () => void;
   /** Called when a connection is refused by the limiter. */
   onRefused?: (reason: string) => void;
+  /** Listener name in metrics. @default {protocol.name} */
+  label?: string;
+  /** Where to count. @default {the isolate's registry} */
+  metrics?: Metrics;
 }
 
 /** An accepted connection, whichever API accepted it (`Deno.listen`, `node:net`). */
@@ -114,11 +123,54 @@ export class Acceptor {
   #slotFreed: (() => void) | undefined;
   #stopped = false;
   #logger = log("net");
+  #metrics: Metrics;
+  #openKey: string;
+  #totalKey: string;
+  #label: string;
 
   constructor(listener: AcceptSource, options: AcceptorOptions) {
     this.#listener = listener;
     this.#options = options;
+    this.#metrics = options.metrics ?? isolateMetrics;
+    this.#label = options.label ?? options.protocol.name;
+    const labels = { listener: this.#label, protocol: options.protocol.name };
+    this.#openKey = seriesKey("koan_connections_open", labels);
+    this.#totalKey = seriesKey("koan_connections_total", labels);
   }
+
+  /** Counts one access record: requests, bytes, duration, outcome. */
+  #record = (record: AccessRecord): void => {
+    const m = this.#metrics;
+    const protocol = record.protocol;
+    if (protocol === "http") {
+      m.inc(
+        seriesKey("koan_requests_total", {
+          protocol,
+          status: String(record.status ?? 0),
+        }),
+      );
+    } else {
+      if (record.requests) {
+        m.inc(
+          seriesKey("koan_requests_total", { protocol, status: "answered" }),
+          record.requests,
+        );
+      }
+      m.inc(
+        seriesKey("koan_connections_closed_total", {
+          protocol,
+          outcome: record.outcome,
+        }),
+      );
+    }
+    m.inc(seriesKey("koan_received_bytes_total", { protocol }), record.bytesIn);
+    m.inc(seriesKey("koan_sent_bytes_total", { protocol }), record.bytesOut);
+    m.observe(
+      seriesKey("koan_request_duration_seconds", { protocol }),
+      record.durationMs / 1000,
+    );
+    this.#options.access(record);
+  };
 
   /** Connections being served now. */
   get connections(): number {
@@ -177,6 +229,12 @@ export class Acceptor {
     const refusal = this.#options.limiter.admit(source);
     if (refusal) {
       this.#options.onRefused?.(refusal);
+      this.#metrics.inc(
+        seriesKey("koan_connections_refused_total", {
+          listener: this.#label,
+          reason: refusal,
+        }),
+      );
       this.#refuse(conn, refusal);
       return;
     }
@@ -184,12 +242,14 @@ export class Acceptor {
     const draining = new AbortController();
     if (this.#drainStarted) draining.abort();
     this.#open.set(transport, draining);
+    this.#metrics.inc(this.#totalKey);
+    this.#metrics.add(this.#openKey, 1);
     this.#options.onConnection?.();
     const handler = this.#options.handler();
     handler(transport, {
       info: { peer: conn.peer, local: conn.local },
       draining: draining.signal,
-      access: this.#options.access,
+      access: this.#record,
     }).catch((error) => {
       this.#logger.error("handler failed: {error}", {
         error: (error as Error)?.stack ?? String(error),
@@ -197,6 +257,7 @@ export class Acceptor {
     }).finally(() => {
       transport.close();
       this.#open.delete(transport);
+      this.#metrics.add(this.#openKey, -1);
       this.#options.limiter.release(source);
       this.#slotFreed?.();
       this.#slotFreed = undefined;

@@ -1,0 +1,36 @@
+/**
+ * The metric series koan exports, with their help text: one table for the
+ * Prometheus renderer, the status page and systemd STATUS= lines.
+ *
+ * @module
+ */
+
+/** Metric name → [type, help]. */
+export const METRICS = {
+  koan_connections_open: ["gauge", "Connections open now"],
+  koan_connections_total: ["counter", "Connections accepted and admitted"],
+  koan_connections_refused_total: [
+    "counter",
+    "Connections refused by max_connections or max_per_source",
+  ],
+  koan_requests_total: [
+    "counter",
+    'HTTP requests by status, Zen answers (status="answered")',
+  ],
+  koan_connections_closed_total: [
+    "counter",
+    "Zen and echo connections closed, by outcome",
+  ],
+  koan_received_bytes_total: ["counter", "Bytes received from clients"],
+  koan_sent_bytes_total: ["counter", "Bytes sent to clients"],
+  koan_request_duration_seconds: [
+    "histogram",
+    "HTTP request and Zen/echo connection durations",
+  ],
+  koan_workers: ["gauge", "Workers alive"],
+  koan_worker_restarts_total: ["counter", "Workers restarted after an exit"],
+  koan_reloads_total: ["counter", "Configuration reloads (SIGHUP), by result"],
+} as const;
+
+/** A metric name koan exports. */
+export type MetricName = keyof typeof METRICS;

@@ -1,0 +1,156 @@
+/**
+ * Counters, gauges and latency histograms for one isolate, kept as plain
+ * numbers keyed by `name{labels}` so a snapshot is a small JSON object that
+ * workers can send to the master and the master can add up.
+ *
+ * @module
+ */
+
+/** Upper bounds (seconds) of the latency histogram buckets; +Inf is implied. */
+export const LATENCY_BUCKETS = [
+  0.0005,
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+] as const;
+
+/** A histogram's state: cumulative-free counts per bucket (+Inf last). */
+export interface HistogramState {
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Everything one registry holds, as plain data. */
+export interface MetricsSnapshot {
+  counters: Record<string, number>;
+  gauges: Record<string, number>;
+  histograms: Record<string, HistogramState>;
+}
+
+/** Formats `name{a="x",b="y"}` with labels in a fixed order. */
+export function seriesKey(
+  name: string,
+  labels: Record<string, string> = {},
+): string {
+  const keys = Object.keys(labels);
+  if (keys.length === 0) return name;
+  const body = keys.sort().map((k) =>
+    `${k}="${
+      labels[k]!.replace(/["\\\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`)
+    }"`
+  ).join(",");
+  return `${name}{${body}}`;
+}
+
+/** One isolate's metrics. */
+export class Metrics {
+  #counters = new Map<string, number>();
+  #gauges = new Map<string, number>();
+  #histograms = new Map<string, HistogramState>();
+
+  /** Adds `by` (default 1) to a counter. */
+  inc(key: string, by = 1): void {
+    this.#counters.set(key, (this.#counters.get(key) ?? 0) + by);
+  }
+
+  /** Adds `by` (may be negative) to a gauge. */
+  add(key: string, by: number): void {
+    this.#gauges.set(key, (this.#gauges.get(key) ?? 0) + by);
+  }
+
+  /** Sets a gauge. */
+  set(key: string, value: number): void {
+    this.#gauges.set(key, value);
+  }
+
+  /** Records one observation (seconds) in a histogram. */
+  observe(key: string, seconds: number): void {
+    let state = this.#histograms.get(key);
+    if (!state) {
+      state = {
+        counts: new Array(LATENCY_BUCKETS.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      this.#histograms.set(key, state);
+    }
+    let index = 0;
+    while (
+      index < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[index]!
+    ) {
+      index++;
+    }
+    state.counts[index]!++;
+    state.sum += seconds;
+    state.count++;
+  }
+
+  /** A copy of everything, for IPC and rendering. */
+  snapshot(): MetricsSnapshot {
+    const histograms: Record<string, HistogramState> = {};
+    for (const [key, state] of this.#histograms) {
+      histograms[key] = { ...state, counts: [...state.counts] };
+    }
+    return {
+      counters: Object.fromEntries(this.#counters),
+      gauges: Object.fromEntries(this.#gauges),
+      histograms,
+    };
+  }
+}
+
+/** An empty snapshot. */
+export function emptySnapshot(): MetricsSnapshot {
+  return { counters: {}, gauges: {}, histograms: {} };
+}
+
+/**
+ * Adds snapshots together (every series is a sum across workers).
+ *
+ * @example Usage
+ * ```ts
+ * import { Metrics, mergeSnapshots } from "./registry.ts";
+ * const a = new Metrics();
+ * a.inc("x");
+ * const total = mergeSnapshots([a.snapshot(), a.snapshot()]);
+ * if (total.counters.x !== 2) throw new Error("not summed");
+ * ```
+ */
+export function mergeSnapshots(snapshots: MetricsSnapshot[]): MetricsSnapshot {
+  const total = emptySnapshot();
+  for (const snapshot of snapshots) {
+    for (const [key, value] of Object.entries(snapshot.counters)) {
+      total.counters[key] = (total.counters[key] ?? 0) + value;
+    }
+    for (const [key, value] of Object.entries(snapshot.gauges)) {
+      total.gauges[key] = (total.gauges[key] ?? 0) + value;
+    }
+    for (const [key, state] of Object.entries(snapshot.histograms)) {
+      const into = total.histograms[key] ??= {
+        counts: new Array(state.counts.length).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      state.counts.forEach((n, i) =>
+        into.counts[i] = (into.counts[i] ?? 0) + n
+      );
+      into.sum += state.sum;
+      into.count += state.count;
+    }
+  }
+  return total;
+}
+
+/** The process-wide registry of this isolate. */
+export const metrics: Metrics = new Metrics();

@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import {
+  LATENCY_BUCKETS,
+  mergeSnapshots,
+  Metrics,
+  seriesKey,
+} from "./registry.ts";
+import { renderPrometheus } from "./prometheus.ts";
+
+Deno.test("seriesKey() orders and escapes labels", () => {
+  assert.equal(seriesKey("m"), "m");
+  assert.equal(seriesKey("m", { b: "2", a: 'x"y' }), 'm{a="x\\"y",b="2"}');
+});
+
+Deno.test("Metrics counts, gauges and histograms; merge adds across workers", () => {
+  const a = new Metrics();
+  const b = new Metrics();
+  a.inc("c", 2);
+  b.inc("c");
+  a.add("g", 3);
+  b.add("g", -1);
+  a.observe("h", 0.0001);
+  b.observe("h", 100);
+  const total = mergeSnapshots([a.snapshot(), b.snapshot()]);
+  assert.equal(total.counters.c, 3);
+  assert.equal(total.gauges.g, 2);
+  assert.equal(total.histograms.h?.count, 2);
+  assert.equal(total.histograms.h?.counts[0], 1);
+  assert.equal(total.histograms.h?.counts[LATENCY_BUCKETS.length], 1);
+});
+
+Deno.test("renderPrometheus() writes HELP/TYPE and cumulative buckets", () => {
+  const m = new Metrics();
+  m.inc(
+    seriesKey("koan_requests_total", { protocol: "http", status: "200" }),
+    5,
+  );
+  m.observe(
+    seriesKey("koan_request_duration_seconds", { protocol: "http" }),
+    0.003,
+  );
+  m.observe(
+    seriesKey("koan_request_duration_seconds", { protocol: "http" }),
+    0.3,
+  );
+  const text = renderPrometheus(m.snapshot());
+  assert.match(
+    text,
+    /# TYPE koan_requests_total counter\nkoan_requests_total\{protocol="http",status="200"\} 5\n/,
+  );
+  assert.match(
+    text,
+    /koan_request_duration_seconds_bucket\{protocol="http",le="0.005"\} 1\n/,
+  );
+  assert.match(
+    text,
+    /koan_request_duration_seconds_bucket\{protocol="http",le="0.5"\} 2\n/,
+  );
+  assert.match(
+    text,
+    /koan_request_duration_seconds_bucket\{protocol="http",le="\+Inf"\} 2\n/,
+  );
+  assert.match(
+    text,
+    /koan_request_duration_seconds_count\{protocol="http"\} 2\n/,
+  );
+});
