@@ -291,3 +291,158 @@ export async function ask(
   }
   return answers;
 }
+
+/** A process as /proc shows it (Linux). */
+export interface ProcInfo {
+  pid: number;
+  ppid: number;
+  /** R, S, D, Z (zombie), T (stopped)... */
+  state: string;
+  /** The command line, NUL-separated arguments joined by spaces. */
+  cmdline: string;
+}
+
+/** Reads /proc/PID/stat and cmdline; undefined when the process is gone. */
+export function procInfo(pid: number): ProcInfo | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    let cmdline = "";
+    try {
+      cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0")
+        .join(" ").trim();
+    } catch {
+      // A zombie has no command line.
+    }
+    return { pid, ppid: Number(fields[1]), state: fields[0]!, cmdline };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Direct children of `pid`, zombies included (Linux /proc). */
+export function childProcesses(pid: number): ProcInfo[] {
+  const children: ProcInfo[] = [];
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const info = procInfo(Number(entry.name));
+    if (info?.ppid === pid) children.push(info);
+  }
+  return children;
+}
+
+/** True while `pid` exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  const info = procInfo(pid);
+  return info !== undefined && info.state !== "Z";
+}
+
+/** Open file descriptors of `pid`. */
+export function fdCount(pid: number): number {
+  return [...Deno.readDirSync(`/proc/${pid}/fd`)].length;
+}
+
+/** Polls `check` every 50 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * Connects from a chosen loopback address (`127.0.0.2`...) through
+ * `node:net`, since `Deno.connect` cannot bind the local end. The result
+ * implements only `read`, `write` and `close` — what {@linkcode send},
+ * {@linkcode readUntil} and {@linkcode readAll} use.
+ */
+export async function connectFrom(
+  port: number,
+  localAddress: string,
+): Promise<Deno.Conn> {
+  const net = await import("node:net");
+  const socket = net.connect({ host: "127.0.0.1", port, localAddress });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const chunks: Uint8Array[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  socket.on("data", (chunk: Uint8Array) => {
+    chunks.push(new Uint8Array(chunk));
+    notify();
+  });
+  socket.on("end", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("close", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("error", () => {
+    ended = true;
+    notify();
+  });
+  const conn = {
+    async read(buffer: Uint8Array): Promise<number | null> {
+      while (chunks.length === 0) {
+        if (ended) return null;
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      const head = chunks[0]!;
+      const n = Math.min(head.length, buffer.length);
+      buffer.set(head.subarray(0, n));
+      if (n === head.length) chunks.shift();
+      else chunks[0] = head.subarray(n);
+      return n;
+    },
+    write(bytes: Uint8Array): Promise<number> {
+      return new Promise((resolve, reject) =>
+        socket.write(
+          bytes,
+          (error?: Error | null) =>
+            error ? reject(error) : resolve(bytes.length),
+        )
+      );
+    },
+    close(): void {
+      socket.destroy();
+    },
+    [Symbol.dispose](): void {
+      socket.destroy();
+    },
+  };
+  return conn as unknown as Deno.Conn;
+}
+
+/** Sockets listening on `port` (all of a reusePort group), from /proc/net/tcp{,6}. */
+export function listeningSockets(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, "0");
+  let count = 0;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(table);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // local_address is HEXIP:HEXPORT; state 0A is LISTEN.
+      if (fields[1]?.endsWith(`:${hex}`) && fields[3] === "0A") count++;
+    }
+  }
+  return count;
+}

@@ -61,6 +61,7 @@ export function helpText(): string {
     "Usage:",
     "  koan [serve] [options]          run the daemon",
     "  koan inetd --protocol P         serve one connection on stdin/stdout (inetd, xinetd, systemd Accept=yes)",
+    "  koan inetd --wait --protocol P  serve the listening socket on fd 0 (inetd wait); exit after idle_exit s idle",
     "  koan client ADDR [QUESTION...]  ask a Zen server; --random N asks N random aphorisms",
     "  koan check-config [--config F]  validate and print the effective config (exit 2 on error)",
     "  koan --version | --help",

@@ -22,6 +22,9 @@ import { helpText } from "./help.ts";
 import { runClient } from "./client.ts";
 import { runBench } from "../bench/cli.ts";
 import { runInetd } from "../daemon/inetd.ts";
+import { checkLogFile } from "../daemon/plan.ts";
+import { CrashLoopError } from "../models/contract.ts";
+import { runWorkerProcess } from "../models/process_worker.ts";
 import { UsageError } from "./usage.ts";
 
 /** Flag name → dotted setting key, from the settings table. */
@@ -91,6 +94,7 @@ export function serveOptions(args: string[]): LoadOptions {
 async function serve(args: string[]): Promise<number> {
   const options = serveOptions(args);
   const loaded = await loadConfig(options);
+  checkLogFile(loaded.config.log.file); // exit 2 naming log.file, not a stack trace
   setupLogging(loaded.config.log, { tag: "master" });
   const logger = log("daemon");
   let daemon: Daemon;
@@ -100,7 +104,7 @@ async function serve(args: string[]): Promise<number> {
     if (error instanceof ConfigError) throw error;
     logger.error("cannot start: {error}", { error: (error as Error).message });
     flushLogs();
-    return EXIT.failure;
+    return error instanceof CrashLoopError ? EXIT.workerBoot : EXIT.failure;
   }
   return await daemon.run();
 }
@@ -149,6 +153,8 @@ export async function main(args: string[]): Promise<number> {
         return await runBench(rest);
       case "inetd":
         return await runInetd(rest);
+      case "_worker": // hidden: a worker child of the processes models
+        return await runWorkerProcess(rest);
       case undefined:
         return await serve([]);
       default:

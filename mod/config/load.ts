@@ -65,6 +65,7 @@ export const DEFAULT_ADDRESSES: Record<ListenerFlag["protocol"], string> = {
 /** Listeners used when neither the file nor the command line names any. */
 export const DEFAULT_LISTENERS: readonly ListenerFlag[] = [
   { protocol: "zen", address: DEFAULT_ADDRESSES.zen },
+  { protocol: "http", address: DEFAULT_ADDRESSES.http },
 ];
 
 type Table = Record<string, unknown>;

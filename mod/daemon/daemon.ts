@@ -1,11 +1,18 @@
 /**
  * The daemon: starts one running listener per `[[listener]]` through the
  * model registry, then loops over queued signals — drain on TERM/INT/QUIT,
- * reload on HUP, reopen logs on USR1 — until it stops.
+ * reload on HUP, reopen logs on USR1 — until it stops (gunicorn's arbiter:
+ * signal handlers only enqueue, this one loop acts).
+ *
+ * Under systemd it reports over `$NOTIFY_SOCKET` (READY=1, RELOADING=1,
+ * STOPPING=1, STATUS=, WATCHDOG=1) and serves the sockets passed by socket
+ * activation. A reload restarts only the listeners whose settings changed,
+ * one at a time: the replacement starts (on the same socket when it accepts
+ * in this isolate) before the old one drains, so no client is refused.
  *
  * @module
  */
-import { formatAddress, parseAddress } from "../config/address.ts";
+import { parseAddress } from "../config/address.ts";
 import {
   ConfigError,
   loadConfig,
@@ -16,9 +23,25 @@ import type { Config, ListenerConfig } from "../config/settings.ts";
 import { flushLogs, log, reopenLogs, setupLogging } from "../log/log.ts";
 import type { Generation, RunningListener } from "../models/contract.ts";
 import { modelFor } from "../models/registry.ts";
+import {
+  closeInherited,
+  inheritedFd,
+  leaseCount,
+  probeAddress,
+  setAlwaysReusePort,
+} from "../net/listen.ts";
 import { writeAccess } from "./access_log.ts";
+import {
+  adoptListenFds,
+  type InheritedSocket,
+  listenFdsFromEnv,
+} from "./activation.ts";
+import { monotonicMicros, monotonicSource } from "./clock.ts";
 import { makeGeneration } from "./generation.ts";
+import { Notifier, watchdogInterval } from "./notify.ts";
+import { addressKey, planConfig } from "./plan.ts";
 import { type HandledSignal, SignalQueue } from "./signals.ts";
+import { Supervision } from "./supervision.ts";
 
 /** Exit codes (DESIGN §2). */
 export const EXIT = {
@@ -35,8 +58,15 @@ interface Slot {
 
 const logger = log("daemon");
 
+/** Extra time past `shutdown_timeout` for models to report back before the master exits anyway. */
+const STOP_GRACE_MS = 5000;
+
 function listenerKey(listener: ListenerConfig): string {
   return JSON.stringify(listener);
+}
+
+function isStop(signal: HandledSignal): boolean {
+  return signal === "SIGTERM" || signal === "SIGINT" || signal === "SIGQUIT";
 }
 
 /** Mutable daemon state visible to protocols. */
@@ -51,31 +81,79 @@ export class Daemon {
   #slots: Slot[] = [];
   #state = new State();
   #signals = new SignalQueue();
+  /** Set when a model reports a crash loop: stop, then exit with it. */
+  #exitCode: number = EXIT.ok;
+  #inherited: InheritedSocket[];
+  #notifier = Notifier.fromEnv();
+  #supervision: Supervision;
+  /** Listeners replaced by a reload, still draining. */
+  #retiring = new Set<Promise<number>>();
 
-  private constructor(options: LoadOptions, generation: Generation) {
+  private constructor(
+    options: LoadOptions,
+    generation: Generation,
+    inherited: InheritedSocket[],
+  ) {
     this.#options = options;
     this.#generation = generation;
+    this.#inherited = inherited;
+    this.#supervision = new Supervision({
+      notifier: this.#notifier,
+      listeners: () =>
+        this.#slots.map((slot) => ({
+          listener: slot.listener,
+          stats: () => slot.running.stats(),
+        })),
+      watchdogMs: watchdogInterval(
+        {
+          usec: Deno.env.get("WATCHDOG_USEC"),
+          pid: Deno.env.get("WATCHDOG_PID"),
+        },
+        Deno.pid,
+      ),
+    });
   }
 
   /**
-   * Starts every listener.
+   * Adopts sockets passed by systemd, checks every address is free, starts
+   * every listener and tells the service manager it is ready.
    *
+   * @throws {ConfigError} for a configuration that cannot run (exit 2).
    * @throws {Error} when an address cannot be bound (the caller exits 1).
    */
   static async start(
     loaded: LoadedConfig,
     options: LoadOptions,
   ): Promise<Daemon> {
-    const generation = await makeGeneration(loaded.config);
-    const daemon = new Daemon(options, generation);
+    const passed = listenFdsFromEnv((name) => Deno.env.get(name), Deno.pid);
+    const inherited = passed ? await adoptListenFds(passed) : [];
+    const config = planConfig(loaded, inherited, options);
+    const generation = await makeGeneration(config);
+    const daemon = new Daemon(options, generation, inherited);
     for (const note of loaded.notes) logger.info(note);
-    for (const [index, listener] of loaded.config.listener.entries()) {
+    for (const socket of inherited) {
+      logger.info("socket activation: fd {fd} {name} on {address}", {
+        fd: socket.fd,
+        name: socket.name || "(unnamed)",
+        address: socket.address,
+      });
+    }
+    // Every address must be free before anything binds: SO_REUSEPORT below
+    // would otherwise let two daemons share a port without a word.
+    for (const listener of config.listener) {
+      const address = parseAddress(listener.address);
+      if (inheritedFd(address) === undefined) probeAddress(address);
+    }
+    setAlwaysReusePort(true);
+    for (const [index, listener] of config.listener.entries()) {
       daemon.#slots.push({
         listener,
         running: await daemon.#startListener(index, listener),
       });
     }
     await daemon.#writePidFile();
+    daemon.#ready();
+    daemon.#supervision.start();
     return daemon;
   }
 
@@ -89,17 +167,41 @@ export class Daemon {
       generation: this.#generation,
       state: this.#state,
       access: writeAccess,
+      onFatal: () => {
+        // The model logged why; stop everything and exit 3 (DESIGN §2).
+        this.#exitCode = EXIT.workerBoot;
+        this.#signals.push("SIGTERM");
+      },
     });
-    logger.info("listening on {address} ({protocol}, {model})", {
-      address: formatAddress(address),
+    const fd = inheritedFd(address);
+    if (fd !== undefined && leaseCount(address) === 0) {
+      // The model bound sockets of its own: the inherited one would queue
+      // clients nobody accepts.
+      await running.drain(0);
+      throw new ConfigError(
+        `listener[${index}].model`,
+        `"${listener.model}" does not accept from the socket systemd passed (fd ${fd})`,
+      );
+    }
+    logger.info("listening on {address} ({protocol}, {model}{from})", {
+      address: addressKey(listener.address),
       protocol: listener.protocol,
       model: listener.model,
+      from: fd === undefined ? "" : `, socket-activated fd ${fd}`,
     });
     return running;
   }
 
   get #config(): Config {
     return this.#generation.config;
+  }
+
+  #ready(): void {
+    this.#notifier?.send({
+      READY: 1,
+      STATUS: this.#supervision.statusNow(),
+      MAINPID: Deno.pid,
+    });
   }
 
   async #writePidFile(): Promise<void> {
@@ -127,8 +229,12 @@ export class Daemon {
         if (code !== undefined) return code;
       }
     } finally {
+      this.#supervision.stop();
       this.#signals.close();
+      closeInherited();
       await this.#removePidFile();
+      await this.#notifier?.flush();
+      this.#notifier?.close();
       flushLogs();
     }
   }
@@ -147,11 +253,18 @@ export class Daemon {
         logger.info("log file reopened");
         return undefined;
       case "SIGTTIN":
-      case "SIGTTOU":
-        logger.info("{signal}: no listener has a worker pool to resize", {
-          signal,
-        });
+      case "SIGTTOU": {
+        const pools = this.#slots.filter((slot) => slot.running.scale);
+        if (pools.length === 0) {
+          logger.info("{signal}: no listener has a worker pool to resize", {
+            signal,
+          });
+        }
+        for (const slot of pools) {
+          await slot.running.scale!(signal === "SIGTTIN" ? 1 : -1);
+        }
         return undefined;
+      }
     }
   }
 
@@ -161,33 +274,100 @@ export class Daemon {
       signal,
       seconds: timeoutMs / 1000,
     });
+    this.#supervision.pause(true);
+    this.#notifier?.send({
+      STOPPING: 1,
+      STATUS: this.#supervision.statusNow("draining: "),
+    });
     this.#state.draining = true;
-    const drained = Promise.all(
-      this.#slots.map((slot) => slot.running.drain(timeoutMs)),
+    // Stop taking connections from systemd's sockets now; systemd keeps
+    // its copy, so clients arriving meanwhile wait for the next start.
+    closeInherited();
+    const drained = Promise.all([
+      ...this.#slots.map((slot) => slot.running.drain(timeoutMs)),
+      ...this.#retiring,
+    ]).then((counts) => counts.reduce((sum, n) => sum + n, 0));
+    // A model that never reports back must not keep the master alive.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const overdue = new Promise<"overdue">((resolve) =>
+      timer = setTimeout(() => resolve("overdue"), timeoutMs + STOP_GRACE_MS)
     );
-    // A second stop signal ends the drain at once.
-    const again = this.#signals.next().then(() => "again" as const);
-    const result = await Promise.race([drained, again]);
-    if (result === "again") {
-      logger.warn("second signal: stopping now");
-      return EXIT.ok;
+    try {
+      for (;;) {
+        const next = this.#signals.next();
+        const result = await Promise.race([drained, overdue, next]);
+        if (result === "overdue") {
+          logger.error(
+            "drain still unfinished {ms} ms past the deadline: exiting",
+            {
+              ms: STOP_GRACE_MS,
+            },
+          );
+          return this.#exitCode;
+        }
+        if (typeof result === "number") {
+          if (result > 0) {
+            logger.warn(
+              "closed {forced} connections still open at the deadline",
+              { forced: result },
+            );
+          }
+          logger.info("stopped");
+          return this.#exitCode;
+        }
+        // The race's losing next() keeps its place: take the signal it got.
+        const again = await next;
+        if (isStop(again)) {
+          logger.warn("second signal ({signal}): stopping now", {
+            signal: again,
+          });
+          return this.#exitCode;
+        }
+        if (again === "SIGUSR1") {
+          reopenLogs();
+          logger.info("log file reopened");
+        } else {
+          logger.info("{signal} ignored while draining", { signal: again });
+        }
+      }
+    } finally {
+      clearTimeout(timer);
     }
-    const forced = result.reduce((sum, n) => sum + n, 0);
-    if (forced > 0) {
-      logger.warn("closed {forced} connections still open at the deadline", {
-        forced,
-      });
-    }
-    logger.info("stopped");
-    return EXIT.ok;
   }
 
   async #handleHup(): Promise<void> {
+    const micros = monotonicMicros();
+    this.#supervision.pause(true);
+    this.#notifier?.send({
+      RELOADING: 1,
+      ...(micros === undefined ? {} : { MONOTONIC_USEC: micros }),
+      STATUS: "reloading",
+    });
+    if (micros === undefined && this.#notifier) {
+      logger.debug("MONOTONIC_USEC left out: clock source {source}", {
+        source: monotonicSource(),
+      });
+    }
+    try {
+      await this.#reload();
+    } catch (error) {
+      // Whatever went wrong, the daemon goes on serving what it has.
+      logger.error("reload failed: {error}", {
+        error: (error as Error)?.stack ?? String(error),
+      });
+    } finally {
+      this.#supervision.pause(false);
+      this.#ready();
+    }
+  }
+
+  async #reload(): Promise<void> {
     let loaded: LoadedConfig;
     let generation: Generation;
     try {
       loaded = await loadConfig(this.#options);
-      generation = await makeGeneration(loaded.config);
+      const config = planConfig(loaded, this.#inherited, this.#options);
+      generation = await makeGeneration(config);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       logger.error("reload refused, keeping the running config: {error}", {
@@ -197,35 +377,92 @@ export class Daemon {
     }
     setupLogging(generation.config.log);
     for (const note of loaded.notes) logger.info(note);
+    const previous = this.#generation;
     this.#generation = generation;
-    const next = generation.config.listener;
-    const kept: Slot[] = [];
-    // Unchanged listeners take the new generation in place; changed ones are
-    // replaced one at a time, the new one bound before the old one drains.
-    for (const [index, listener] of next.entries()) {
-      const same = this.#slots.find((slot, i) =>
-        i === index && listenerKey(slot.listener) === listenerKey(listener)
+    const timeoutMs = previous.config.limits.shutdown_timeout * 1000;
+    const old = [...this.#slots];
+    const next: Slot[] = [];
+    // Unchanged listeners take the new generation in place.
+    const unchanged = new Map<number, Slot>();
+    generation.config.listener.forEach((listener, index) => {
+      const i = old.findIndex((slot) =>
+        listenerKey(slot.listener) === listenerKey(listener)
       );
+      if (i >= 0) {
+        unchanged.set(index, old[i]!);
+        old.splice(i, 1);
+      }
+    });
+    for (const [index, listener] of generation.config.listener.entries()) {
+      const same = unchanged.get(index);
       if (same) {
         await same.running.update(generation);
-        kept.push(same);
+        next.push(same);
         continue;
       }
-      const old = this.#slots[index];
-      if (old) {
-        await old.running.drain(this.#config.limits.shutdown_timeout * 1000);
+      // Changed or new: start the replacement first (on the same socket
+      // when it accepts in this isolate; beside it with SO_REUSEPORT when
+      // its workers bind their own), then drain the one it replaces.
+      const key = addressKey(listener.address);
+      const replaced = old.findIndex((slot) =>
+        addressKey(slot.listener.address) === key
+      );
+      let running: RunningListener;
+      try {
+        if (replaced < 0 && !this.#serves(key)) {
+          const address = parseAddress(listener.address);
+          if (inheritedFd(address) === undefined) probeAddress(address);
+        }
+        running = await this.#startListener(index, listener);
+      } catch (error) {
+        logger.error(
+          "reload: listener[{index}] ({address}) not started, {kept}: {error}",
+          {
+            index,
+            address: key,
+            kept: replaced < 0 ? "nothing served there" : "keeping the old one",
+            error: (error as Error).message,
+          },
+        );
+        if (replaced >= 0) {
+          const keep = old.splice(replaced, 1)[0]!;
+          await keep.running.update(generation);
+          next.push(keep);
+        }
+        continue;
       }
-      kept.push({
-        listener,
-        running: await this.#startListener(index, listener),
-      });
+      next.push({ listener, running });
+      if (replaced >= 0) this.#retire(old.splice(replaced, 1)[0]!, timeoutMs);
     }
-    for (const slot of this.#slots.slice(next.length)) {
-      await slot.running.drain(this.#config.limits.shutdown_timeout * 1000);
-    }
-    this.#slots = kept;
+    // Listeners no longer configured.
+    for (const slot of old) this.#retire(slot, timeoutMs);
+    this.#slots = next;
     logger.info("reloaded{from}", {
       from: loaded.path ? ` from ${loaded.path}` : "",
     });
+  }
+
+  /** True while a running listener serves `key` (so a probe would find our own socket). */
+  #serves(key: string): boolean {
+    return this.#slots.some((slot) =>
+      addressKey(slot.listener.address) === key
+    );
+  }
+
+  /** Drains a replaced listener in the background; a stop waits for it too. */
+  #retire(slot: Slot, timeoutMs: number): void {
+    logger.info("draining the old {protocol} listener on {address} ({model})", {
+      protocol: slot.listener.protocol,
+      address: addressKey(slot.listener.address),
+      model: slot.listener.model,
+    });
+    const done = slot.running.drain(timeoutMs).catch((error) => {
+      logger.error("old listener failed to drain: {error}", {
+        error: (error as Error).message,
+      });
+      return 0;
+    });
+    this.#retiring.add(done);
+    done.finally(() => this.#retiring.delete(done));
   }
 }

@@ -4,6 +4,9 @@
  * Nothing but protocol bytes ever goes to stdout; logs go to the log file,
  * or to stderr unless stderr is the client's socket too.
  *
+ * `koan inetd --wait --protocol P`: inetd's `wait` mode, where fd 0 is the
+ * listening socket (see `inetd_wait.ts`).
+ *
  * @module
  */
 import { fstatSync } from "node:fs";
@@ -18,6 +21,7 @@ import { UsageError } from "../cli/usage.ts";
 import { writeAccess } from "./access_log.ts";
 import { makeGeneration } from "./generation.ts";
 import { protocolEnv } from "../models/env.ts";
+import { serveInheritedListener } from "./inetd_wait.ts";
 
 function peerOfStdin(): string {
   // inetd gives no address; xinetd exports REMOTE_HOST when asked to.
@@ -42,6 +46,7 @@ export async function runInetd(args: string[]): Promise<number> {
       options: {
         protocol: { type: "string" },
         config: { type: "string" },
+        wait: { type: "boolean" },
       },
       strict: true,
     }));
@@ -67,6 +72,13 @@ export async function runInetd(args: string[]): Promise<number> {
     logSettings.access = false;
   }
   setupLogging(logSettings, { tag: "inetd" });
+  if (values.wait) {
+    try {
+      return await serveInheritedListener({ protocol, generation });
+    } finally {
+      flushLogs();
+    }
+  }
   const handler = protocol.create(
     protocolEnv(generation, { draining: false }),
   );

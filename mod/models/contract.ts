@@ -34,6 +34,39 @@ export interface ModelContext {
   state: DaemonState;
   /** Access-log sink. */
   access(record: AccessRecord): void;
+  /**
+   * Called once when the listener cannot go on — its workers keep dying at
+   * boot (a crash loop). The daemon stops and exits with code 3.
+   */
+  onFatal?: (reason: string) => void;
+}
+
+/**
+ * Thrown by {@linkcode Model.start} when workers keep dying before they
+ * finish booting; the CLI maps it to exit code 3 (DESIGN §2).
+ */
+export class CrashLoopError extends Error {
+  /** Creates the error; `message` is the one log line explaining it. */
+  constructor(message: string) {
+    super(message);
+    this.name = "CrashLoopError";
+  }
+}
+
+/** One worker of a pooled or per-connection model, as stats report it. */
+export interface WorkerStats {
+  /** Worker tag as in log lines: `w3`. */
+  tag: string;
+  /** Process id (the master's own pid for threads). */
+  pid: number;
+  /** Milliseconds since the worker was started. */
+  uptimeMs: number;
+  /** `booting`, `ready` or `retiring` (draining before it exits). */
+  state: "booting" | "ready" | "retiring";
+  /** Connections open in the worker, as of its last heartbeat. */
+  connections: number;
+  /** Connections it has accepted since it started. */
+  served: number;
 }
 
 /** Counters a running listener reports. */
@@ -42,6 +75,10 @@ export interface ListenerStats {
   connections: number;
   /** Workers alive (1 for in-isolate models). */
   workers: number;
+  /** Workers started to replace ones that exited unexpectedly. */
+  restarts?: number;
+  /** Per-worker detail for pooled models. */
+  pool?: WorkerStats[];
 }
 
 /** A listener being served. */
@@ -55,6 +92,11 @@ export interface RunningListener {
    * and forces what is left after `timeoutMs`. Resolves to the count forced.
    */
   drain(timeoutMs: number): Promise<number>;
+  /**
+   * Adds (`delta > 0`) or retires (`delta < 0`) workers: SIGTTIN/SIGTTOU.
+   * Present only on models with a worker pool; never goes below one worker.
+   */
+  scale?(delta: number): Promise<void>;
 }
 
 /** A concurrency model. */

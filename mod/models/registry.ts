@@ -8,11 +8,19 @@ import type { ModelName } from "../config/settings.ts";
 import type { Model } from "./contract.ts";
 import { asyncModel } from "./async.ts";
 import { iterative } from "./iterative.ts";
+import { processes } from "./processes.ts";
+import { processPerConnection } from "./process_per_connection.ts";
+import { threadPerConnection } from "./thread_per_connection.ts";
+import { threads } from "./threads.ts";
 
 /** Every model koan has. */
-export const MODELS: Readonly<Partial<Record<ModelName, Model>>> = {
+export const MODELS: Readonly<Record<ModelName, Model>> = {
   iterative,
   async: asyncModel,
+  threads,
+  processes,
+  "thread-per-connection": threadPerConnection,
+  "process-per-connection": processPerConnection,
 };
 
 /**

@@ -111,6 +111,14 @@ function sourceOf(addr: Deno.Addr): string {
 
 const REFUSAL_WRITE_MS = 1000;
 
+/**
+ * A connection accepted this recently when a drain begins may not have
+ * sent its first request yet (it is in flight): it is told to drain only
+ * once it is this old, so a reload or stop never closes a client that
+ * connected just before as if it were an idle keep-alive.
+ */
+export const FRESH_GRACE_MS = 1000;
+
 /** Serves one listener until stopped. */
 export class Acceptor {
   #listener: AcceptSource;
@@ -119,6 +127,7 @@ export class Acceptor {
   // One AbortController per connection: thousands of listeners on a single
   // shared signal make every addEventListener a linear scan (O(n^2) accepts).
   #open = new Map<ConnTransport, AbortController>();
+  #acceptedAt = new WeakMap<ConnTransport, number>();
   #idle: (() => void) | undefined;
   #slotFreed: (() => void) | undefined;
   #stopped = false;
@@ -242,6 +251,7 @@ export class Acceptor {
     const draining = new AbortController();
     if (this.#drainStarted) draining.abort();
     this.#open.set(transport, draining);
+    this.#acceptedAt.set(transport, performance.now());
     this.#metrics.inc(this.#totalKey);
     this.#metrics.add(this.#openKey, 1);
     this.#options.onConnection?.();
@@ -298,7 +308,17 @@ export class Acceptor {
   async drain(timeoutMs: number): Promise<number> {
     this.stop();
     this.#drainStarted = true;
-    for (const draining of this.#open.values()) draining.abort();
+    const now = performance.now();
+    const graces: ReturnType<typeof setTimeout>[] = [];
+    for (const [transport, draining] of this.#open) {
+      const age = now - (this.#acceptedAt.get(transport) ?? 0);
+      if (age >= FRESH_GRACE_MS) draining.abort();
+      else {
+        graces.push(
+          setTimeout(() => draining.abort(), FRESH_GRACE_MS - age),
+        );
+      }
+    }
     if (this.#open.size === 0) return 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const idle = new Promise<void>((resolve) => this.#idle = resolve);
@@ -307,6 +327,7 @@ export class Acceptor {
     );
     await Promise.race([idle, timeout]);
     clearTimeout(timer);
+    for (const grace of graces) clearTimeout(grace);
     const forced = this.#open.size;
     this.closeAll();
     return forced;

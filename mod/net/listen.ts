@@ -1,12 +1,21 @@
 /**
  * Opening the socket a listener accepts from. Every model gets its
- * {@linkcode AcceptSource} here, so bind options (SO_REUSEPORT) and
- * inherited sockets are handled in one place.
+ * {@linkcode AcceptSource} here, so bind options (SO_REUSEPORT), inherited
+ * sockets (systemd socket activation) and reload hand-overs are handled in
+ * one place.
+ *
+ * Sockets bound here are kept in a table per isolate, keyed by address: a
+ * second {@linkcode openSource} for an address already open leases the same
+ * socket (see `shared_source.ts`), which is how a reload moves a listener
+ * to another model in this isolate without closing the kernel's accept
+ * queue. Sockets adopted from systemd are entered in the table too, so a
+ * listener whose address matches one is served from it instead of binding.
  *
  * @module
  */
-import type { Address } from "../config/address.ts";
+import { type Address, formatAddress } from "../config/address.ts";
 import { type AcceptSource, denoSource } from "./acceptor.ts";
+import { SharedSource } from "./shared_source.ts";
 
 /** Options for {@linkcode openSource}. */
 export interface OpenOptions {
@@ -14,8 +23,30 @@ export interface OpenOptions {
   reusePort?: boolean;
 }
 
+interface Entry {
+  shared: SharedSource;
+  /** File descriptor it was adopted from, for inherited sockets. */
+  fd?: number;
+}
+
+const table = new Map<string, Entry>();
+let alwaysReusePort = false;
+
 /**
- * Binds `address` and returns a source to accept from.
+ * Makes every later bind in this isolate set SO_REUSEPORT, whatever the
+ * caller asks. The daemon turns this on after it has checked each address
+ * with {@linkcode probeAddress} (so a port held by another program is
+ * still reported), because a reload may start a model whose workers bind
+ * their own sockets beside the one it replaces.
+ */
+export function setAlwaysReusePort(on: boolean): void {
+  alwaysReusePort = on;
+}
+
+/**
+ * Binds `address` and returns a source to accept from — or a lease on the
+ * socket already open for `address` in this isolate (bound earlier or
+ * inherited).
  *
  * @throws {Deno.errors.AddrInUse} and friends when the address cannot be bound.
  */
@@ -23,11 +54,71 @@ export function openSource(
   address: Address,
   options: OpenOptions = {},
 ): AcceptSource {
+  const key = formatAddress(address);
+  const entry = table.get(key);
+  if (entry && !entry.shared.closed) return entry.shared.lease();
   const listener = Deno.listen({
     transport: "tcp",
     hostname: address.hostname,
     port: address.port,
-    reusePort: options.reusePort ?? false,
+    reusePort: alwaysReusePort || (options.reusePort ?? false),
   });
-  return denoSource(listener);
+  const shared = new SharedSource(denoSource(listener), {
+    onClose: () => {
+      if (table.get(key)?.shared === shared) table.delete(key);
+    },
+  });
+  table.set(key, { shared });
+  return shared.lease();
+}
+
+/**
+ * Checks that nobody holds `address`, by binding it without SO_REUSEPORT
+ * and closing it again. Two daemons (or a daemon and anything else) must
+ * not silently share a port through SO_REUSEPORT.
+ *
+ * @throws {Deno.errors.AddrInUse} when the address is taken.
+ */
+export function probeAddress(address: Address): void {
+  const listener = Deno.listen({
+    transport: "tcp",
+    hostname: address.hostname,
+    port: address.port,
+  });
+  listener.close();
+}
+
+/**
+ * Enters an adopted listening socket (systemd `LISTEN_FDS`) under its
+ * address. It stays open when no listener uses it, since it cannot be
+ * bound again; {@linkcode closeInherited} closes it at exit.
+ */
+export function registerInherited(
+  address: string,
+  source: AcceptSource,
+  fd: number,
+): void {
+  const shared = new SharedSource(source, { keepOpen: true });
+  table.set(address, { shared, fd });
+}
+
+/** The inherited socket's fd for `address`, if the address was inherited. */
+export function inheritedFd(address: Address | string): number | undefined {
+  const key = typeof address === "string" ? address : formatAddress(address);
+  return table.get(key)?.fd;
+}
+
+/** Leases held on the socket for `address` in this isolate (0 when none is open). */
+export function leaseCount(address: Address | string): number {
+  const key = typeof address === "string" ? address : formatAddress(address);
+  return table.get(key)?.shared.leases ?? 0;
+}
+
+/** Closes the inherited sockets (at exit, after the listeners drained). */
+export function closeInherited(): void {
+  for (const [key, entry] of table) {
+    if (entry.fd === undefined) continue;
+    entry.shared.close();
+    table.delete(key);
+  }
 }

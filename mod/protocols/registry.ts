@@ -6,11 +6,13 @@
  */
 import type { Protocol, ProtocolName } from "./contract.ts";
 import { echo } from "./echo.ts";
+import { http } from "./http/http.ts";
 import { zen } from "./zen/zen.ts";
 
 /** Every protocol koan serves. */
 export const PROTOCOLS: Readonly<Partial<Record<ProtocolName, Protocol>>> = {
   zen,
+  http,
   echo,
 };
 

@@ -1,0 +1,224 @@
+/**
+ * systemd socket activation (sd_listen_fds(3)): adopt the listening sockets
+ * passed from fd 3 on (`LISTEN_FDS`, for us only when `LISTEN_PID` is our
+ * pid), name them by protocol (`LISTEN_FDNAMES`, from `FileDescriptorName=`
+ * in the .socket unit: `zen`, `http` or `echo`), and turn them into the
+ * listeners the daemon serves.
+ *
+ * @module
+ */
+import { formatAddress, parseAddress } from "../config/address.ts";
+import {
+  buildConfig,
+  ConfigError,
+  type LoadedConfig,
+  type LoadOptions,
+} from "../config/load.ts";
+import { type ListenerConfig, PROTOCOL_NAMES } from "../config/settings.ts";
+import type { ProtocolName } from "../protocols/contract.ts";
+import { adoptListener } from "../net/node_source.ts";
+import { registerInherited } from "../net/listen.ts";
+
+/** The first passed file descriptor (SD_LISTEN_FDS_START). */
+export const LISTEN_FDS_START = 3;
+
+/** What the environment says was passed. */
+export interface ListenFds {
+  /** The descriptors, from 3 on. */
+  fds: number[];
+  /** One name per descriptor (`""` when systemd gave none). */
+  names: string[];
+}
+
+/**
+ * Reads `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES`. Returns
+ * `undefined` when nothing was passed to this process.
+ *
+ * @example Usage
+ * ```ts
+ * import { listenFdsFromEnv } from "./activation.ts";
+ * const env: Record<string, string> = { LISTEN_FDS: "2", LISTEN_PID: "42", LISTEN_FDNAMES: "zen:http" };
+ * const passed = listenFdsFromEnv((name) => env[name], 42);
+ * if (passed?.fds.join() !== "3,4" || passed.names[1] !== "http") throw new Error("bad parse");
+ * ```
+ *
+ * @throws {ConfigError} when the variables are malformed.
+ */
+export function listenFdsFromEnv(
+  env: (name: string) => string | undefined,
+  pid: number,
+): ListenFds | undefined {
+  const count = env("LISTEN_FDS");
+  if (count === undefined || count === "") return undefined;
+  const listenPid = env("LISTEN_PID");
+  // The variables may have been inherited from a parent they were meant for.
+  if (listenPid !== undefined && listenPid !== String(pid)) return undefined;
+  if (!/^\d{1,4}$/.test(count)) {
+    throw new ConfigError("LISTEN_FDS", `must be a count (got "${count}")`);
+  }
+  const n = Number(count);
+  if (n === 0) return undefined;
+  const fds = Array.from({ length: n }, (_, i) => LISTEN_FDS_START + i);
+  const given = env("LISTEN_FDNAMES");
+  const names = given === undefined ? [] : given.split(":");
+  if (given !== undefined && names.length !== n) {
+    throw new ConfigError(
+      "LISTEN_FDNAMES",
+      `names ${names.length} descriptors but LISTEN_FDS is ${n}`,
+    );
+  }
+  return { fds, names: fds.map((_, i) => names[i] ?? "") };
+}
+
+/** A socket adopted from systemd. */
+export interface InheritedSocket {
+  fd: number;
+  /** `FileDescriptorName=`, or `""`. */
+  name: string;
+  /** Local address, formatted as listeners write it. */
+  address: string;
+  /** The protocol its name asks for; undefined when the name is not one. */
+  protocol?: ProtocolName;
+}
+
+function protocolOfName(name: string): ProtocolName | undefined {
+  return (PROTOCOL_NAMES as readonly string[]).includes(name)
+    ? name as ProtocolName
+    : undefined;
+}
+
+/**
+ * Adopts every passed socket, enters it in the listen table (so a listener
+ * at its address accepts from it) and removes the variables from the
+ * environment so that child processes do not take them for theirs.
+ *
+ * @throws {ConfigError} when a passed descriptor is not a listening TCP socket.
+ */
+export async function adoptListenFds(
+  passed: ListenFds,
+): Promise<InheritedSocket[]> {
+  const sockets: InheritedSocket[] = [];
+  for (const [i, fd] of passed.fds.entries()) {
+    const name = passed.names[i] ?? "";
+    let adopted;
+    try {
+      adopted = await adoptListener(fd);
+    } catch (error) {
+      throw new ConfigError(
+        "LISTEN_FDS",
+        `fd ${fd}${name ? ` ("${name}")` : ""} is not a listening TCP socket: ${
+          (error as Error).message
+        }`,
+      );
+    }
+    registerInherited(adopted.address, adopted.source, fd);
+    const socket: InheritedSocket = { fd, name, address: adopted.address };
+    const protocol = protocolOfName(name);
+    if (protocol) socket.protocol = protocol;
+    sockets.push(socket);
+  }
+  for (const name of ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"]) {
+    Deno.env.delete(name);
+  }
+  return sockets;
+}
+
+function sameAddress(a: string, b: string): boolean {
+  try {
+    return formatAddress(parseAddress(a)) === formatAddress(parseAddress(b));
+  } catch {
+    return false;
+  }
+}
+
+/** The result of {@linkcode activationListeners}. */
+export interface ActivationPlan {
+  listeners: ListenerConfig[];
+  /** One log line each. */
+  notes: string[];
+}
+
+/**
+ * The listeners to serve when sockets were passed. With listener flags on
+ * the command line those are served as given (a flag whose address is an
+ * inherited socket's accepts from it). Otherwise exactly the passed
+ * sockets are served: each takes its protocol from its name (or from a
+ * config listener at the same address), and its model, workers and
+ * concurrency from the config listener at the same address, else the
+ * first unused one of the same protocol, else the defaults (`--model`,
+ * `--workers` apply).
+ *
+ * @throws {ConfigError} when a socket's protocol cannot be told.
+ */
+export function activationListeners(
+  loaded: LoadedConfig,
+  inherited: readonly InheritedSocket[],
+  options: LoadOptions,
+): ActivationPlan {
+  const { config } = loaded;
+  const notes: string[] = [];
+  if (options.overrides?.listeners?.length) {
+    for (const socket of inherited) {
+      if (
+        !config.listener.some((l) => sameAddress(l.address, socket.address))
+      ) {
+        notes.push(
+          `socket-activated fd ${socket.fd} (${socket.address}) is not used: the command line names the listeners`,
+        );
+      }
+    }
+    return { listeners: config.listener, notes };
+  }
+  const used = new Set<number>();
+  const listeners = inherited.map((socket) => {
+    const protocol = socket.protocol ??
+      config.listener.find((l) => sameAddress(l.address, socket.address))
+        ?.protocol;
+    if (!protocol) {
+      throw new ConfigError(
+        "LISTEN_FDNAMES",
+        `fd ${socket.fd} (${socket.address}) is named "${socket.name}"; name it ${
+          PROTOCOL_NAMES.join(", ")
+        } (FileDescriptorName= in the .socket unit) or give a listener at its address`,
+      );
+    }
+    const pick = (test: (l: ListenerConfig) => boolean) =>
+      config.listener.findIndex((l, i) =>
+        !used.has(i) && l.protocol === protocol && test(l)
+      );
+    let index = pick((l) => sameAddress(l.address, socket.address));
+    if (index < 0) index = pick(() => true);
+    const base = index >= 0
+      ? config.listener[index]!
+      : defaultListener(protocol, socket.address, options);
+    if (index >= 0) used.add(index);
+    return { ...base, protocol, address: socket.address };
+  });
+  // Without a config file the built-in default listeners stand in; saying
+  // they are not served would only confuse.
+  config.listener.forEach((listener, i) => {
+    if (!used.has(i) && loaded.path !== undefined) {
+      notes.push(
+        `listener[${i}] (${listener.protocol} ${listener.address}) is not served: socket activation passed the sockets to serve`,
+      );
+    }
+  });
+  return { listeners, notes };
+}
+
+function defaultListener(
+  protocol: ProtocolName,
+  address: string,
+  options: LoadOptions,
+): ListenerConfig {
+  const overrides: NonNullable<LoadOptions["overrides"]> = {
+    listeners: [{ protocol, address }],
+  };
+  if (options.overrides?.model !== undefined) {
+    overrides.model = options.overrides.model;
+  }
+  if (options.overrides?.workers !== undefined) {
+    overrides.workers = options.overrides.workers;
+  }
+  return buildConfig({}, overrides).config.listener[0]!;
+}

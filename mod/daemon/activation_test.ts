@@ -1,0 +1,124 @@
+import assert from "node:assert/strict";
+import { buildConfig, ConfigError } from "../config/load.ts";
+import {
+  activationListeners,
+  type InheritedSocket,
+  listenFdsFromEnv,
+} from "./activation.ts";
+
+const env = (vars: Record<string, string>) => (name: string) => vars[name];
+
+Deno.test("listenFdsFromEnv() reads the descriptors and their names", () => {
+  const passed = listenFdsFromEnv(
+    env({ LISTEN_FDS: "3", LISTEN_PID: "42", LISTEN_FDNAMES: "zen:http:echo" }),
+    42,
+  );
+  assert.deepEqual(passed, {
+    fds: [3, 4, 5],
+    names: ["zen", "http", "echo"],
+  });
+});
+
+Deno.test("listenFdsFromEnv() ignores variables meant for another process", () => {
+  assert.equal(
+    listenFdsFromEnv(env({ LISTEN_FDS: "1", LISTEN_PID: "41" }), 42),
+    undefined,
+  );
+  assert.equal(listenFdsFromEnv(env({}), 42), undefined);
+  assert.equal(listenFdsFromEnv(env({ LISTEN_FDS: "0" }), 42), undefined);
+});
+
+Deno.test("listenFdsFromEnv() gives unnamed descriptors an empty name", () => {
+  assert.deepEqual(listenFdsFromEnv(env({ LISTEN_FDS: "2" }), 42), {
+    fds: [3, 4],
+    names: ["", ""],
+  });
+});
+
+Deno.test("listenFdsFromEnv() rejects malformed variables naming them", () => {
+  assert.throws(
+    () => listenFdsFromEnv(env({ LISTEN_FDS: "two" }), 42),
+    (e: unknown) => e instanceof ConfigError && /LISTEN_FDS/.test(e.message),
+  );
+  assert.throws(
+    () => listenFdsFromEnv(env({ LISTEN_FDS: "2", LISTEN_FDNAMES: "zen" }), 42),
+    (e: unknown) =>
+      e instanceof ConfigError && /LISTEN_FDNAMES/.test(e.message),
+  );
+});
+
+const socket = (
+  fd: number,
+  address: string,
+  protocol?: "zen" | "http" | "echo",
+  name = protocol ?? "",
+): InheritedSocket => ({
+  fd,
+  address,
+  name,
+  ...(protocol ? { protocol } : {}),
+});
+
+Deno.test("activationListeners() serves exactly the passed sockets with the config's settings", () => {
+  const loaded = buildConfig({
+    listener: [
+      { protocol: "zen", address: "127.0.0.1:1060", model: "iterative" },
+      { protocol: "http", address: "127.0.0.1:8080", model: "async" },
+      { protocol: "zen", address: "127.0.0.1:2000", model: "threads" },
+    ],
+  });
+  loaded.path = "/etc/koan/koan.toml";
+  const plan = activationListeners(loaded, [
+    socket(3, "127.0.0.1:2000", "zen"),
+    socket(4, "[::]:1060", "zen"),
+  ], {});
+  assert.deepEqual(
+    plan.listeners.map((l) => [l.protocol, l.address, l.model]),
+    [["zen", "127.0.0.1:2000", "threads"], ["zen", "[::]:1060", "iterative"]],
+  );
+  assert.equal(plan.notes.length, 1);
+  assert.match(
+    plan.notes[0]!,
+    /listener\[1\] \(http 127\.0\.0\.1:8080\) is not served/,
+  );
+});
+
+Deno.test("activationListeners() takes the protocol from a listener at the address when the name is not one", () => {
+  const loaded = buildConfig({
+    listener: [{ protocol: "echo", address: "127.0.0.1:7007" }],
+  });
+  const plan = activationListeners(loaded, [
+    socket(3, "127.0.0.1:7007", undefined, "koan.socket"),
+  ], {});
+  assert.equal(plan.listeners[0]!.protocol, "echo");
+  assert.throws(
+    () =>
+      activationListeners(loaded, [
+        socket(3, "127.0.0.1:9", undefined, "koan.socket"),
+      ], {}),
+    (e: unknown) =>
+      e instanceof ConfigError && /named "koan\.socket"/.test(e.message),
+  );
+});
+
+Deno.test("activationListeners() applies --model to sockets without a config listener", () => {
+  const overrides = { model: "iterative" };
+  const loaded = buildConfig({}, overrides);
+  const plan = activationListeners(loaded, [socket(3, "[::]:7", "echo")], {
+    overrides,
+  });
+  assert.equal(plan.listeners[0]!.model, "iterative");
+  assert.equal(plan.listeners[0]!.address, "[::]:7");
+});
+
+Deno.test("activationListeners() leaves listener flags alone and notes unused sockets", () => {
+  const overrides = {
+    listeners: [{ protocol: "zen" as const, address: "127.0.0.1:5" }],
+  };
+  const loaded = buildConfig({}, overrides);
+  const plan = activationListeners(loaded, [socket(3, "127.0.0.1:6", "zen")], {
+    overrides,
+  });
+  assert.deepEqual(plan.listeners.map((l) => l.address), ["127.0.0.1:5"]);
+  assert.match(plan.notes[0]!, /fd 3 \(127\.0\.0\.1:6\) is not used/);
+});

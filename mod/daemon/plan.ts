@@ -1,0 +1,85 @@
+/**
+ * The checks a configuration must pass before the daemon starts or a
+ * reload is applied, beyond what `config/load.ts` checks per key: the
+ * listener list after socket activation, addresses used once, models that
+ * can serve an inherited socket, a log file that opens. Everything here
+ * throws {@linkcode ConfigError}, so a bad reload is refused with one line
+ * and the daemon keeps running.
+ *
+ * @module
+ */
+import { formatAddress, parseAddress } from "../config/address.ts";
+import {
+  ConfigError,
+  type LoadedConfig,
+  type LoadOptions,
+} from "../config/load.ts";
+import type { Config } from "../config/settings.ts";
+import { inheritedFd } from "../net/listen.ts";
+import { activationListeners, type InheritedSocket } from "./activation.ts";
+
+/** Models that bind a socket in every worker and so cannot take over an inherited one. */
+const OWN_SOCKET_MODELS = new Set(["threads", "processes"]);
+
+/** The listener's address as the listen table keys it. */
+export function addressKey(address: string): string {
+  return formatAddress(parseAddress(address));
+}
+
+/**
+ * Returns the config to run: `loaded.config` with its listeners replaced by
+ * the socket-activation plan when sockets were inherited, checked. Notes
+ * for the log are appended to `loaded.notes`.
+ *
+ * @throws {ConfigError} naming the listener or setting at fault.
+ */
+export function planConfig(
+  loaded: LoadedConfig,
+  inherited: readonly InheritedSocket[],
+  options: LoadOptions,
+): Config {
+  let config = loaded.config;
+  if (inherited.length > 0) {
+    const plan = activationListeners(loaded, inherited, options);
+    config = { ...config, listener: plan.listeners };
+    loaded.notes.push(...plan.notes);
+  }
+  const seen = new Map<string, number>();
+  config.listener.forEach((listener, index) => {
+    const key = addressKey(listener.address);
+    const first = seen.get(key);
+    if (first !== undefined) {
+      throw new ConfigError(
+        `listener[${index}].address`,
+        `"${listener.address}" is listener[${first}]'s address too`,
+      );
+    }
+    seen.set(key, index);
+    const fd = inheritedFd(key);
+    if (fd !== undefined && OWN_SOCKET_MODELS.has(listener.model)) {
+      throw new ConfigError(
+        `listener[${index}].model`,
+        `"${listener.model}" binds a socket in every worker and cannot serve the socket systemd passed (fd ${fd}, ${key}); use async, iterative, thread-per-connection or process-per-connection`,
+      );
+    }
+  });
+  checkLogFile(config.log.file);
+  return config;
+}
+
+/**
+ * Checks that the log file can be opened for appending (creating it).
+ *
+ * @throws {ConfigError} for `log.file` when it cannot.
+ */
+export function checkLogFile(path: string): void {
+  if (!path) return;
+  try {
+    Deno.openSync(path, { append: true, create: true, write: true }).close();
+  } catch (error) {
+    throw new ConfigError(
+      "log.file",
+      `cannot open "${path}": ${(error as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,33 @@
+import assert from "node:assert/strict";
+import { buildConfig, ConfigError } from "../config/load.ts";
+import { checkLogFile, planConfig } from "./plan.ts";
+
+Deno.test("planConfig() refuses two listeners on one address", () => {
+  const loaded = buildConfig({
+    listener: [
+      { protocol: "zen", address: ":1060" },
+      { protocol: "echo", address: "0.0.0.0:1060" },
+    ],
+  });
+  assert.throws(
+    () => planConfig(loaded, [], {}),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /listener\[1\]\.address: "0\.0\.0\.0:1060" is listener\[0\]'s address too/
+        .test(e.message),
+  );
+});
+
+Deno.test("planConfig() passes a config without inherited sockets through", () => {
+  const loaded = buildConfig({});
+  assert.deepEqual(planConfig(loaded, [], {}), loaded.config);
+});
+
+Deno.test("checkLogFile() names log.file when the file cannot be opened", () => {
+  assert.throws(
+    () => checkLogFile("/nonexistent-dir/koan.log"),
+    (e: unknown) =>
+      e instanceof ConfigError && /^log\.file: cannot open/.test(e.message),
+  );
+  checkLogFile("");
+});

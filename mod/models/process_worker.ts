@@ -1,0 +1,175 @@
+/**
+ * `koan _worker pool|conn`: the hidden subcommand a child process runs.
+ *
+ * `pool` is one `processes` worker: it reads JSON-line messages from the
+ * master on stdin, answers on stdout, logs to the inherited stderr, binds
+ * its own reusePort listener and serves it until told to drain. stdin at
+ * end of file means the master is gone (even SIGKILLed): the worker stops
+ * accepting, finishes what is in flight and exits, so no orphan keeps the
+ * port. SIGINT is ignored (a terminal's ^C reaches the whole process
+ * group; the master coordinates the stop); SIGTERM/SIGQUIT drain and
+ * exit; SIGUSR1 reopens the log file.
+ *
+ * `conn` is one `process-per-connection` child (see `conn_process_worker.ts`).
+ *
+ * @module
+ */
+import { flushLogs, log, reopenLogs } from "../log/log.ts";
+import { protocolFor } from "../protocols/registry.ts";
+import type { Refusal } from "../net/limiter.ts";
+import { LineChannel } from "./line_channel.ts";
+import {
+  fromWire,
+  type FromWorker,
+  type PoolInit,
+  type ToWorker,
+  type WireGeneration,
+} from "./messages.ts";
+import { PoolWorker } from "./pool_worker.ts";
+import { admittingSource, MasterLimiter } from "./process_admission.ts";
+import { runConnChild } from "./conn_process_worker.ts";
+
+/** Exit code of a worker that could not boot (gunicorn's WORKER_BOOT_ERROR). */
+export const WORKER_BOOT_ERROR = 3;
+
+function onSignals(
+  handlers: Partial<Record<Deno.Signal, () => void>>,
+): () => void {
+  const added: [Deno.Signal, () => void][] = [];
+  for (const [signal, handler] of Object.entries(handlers)) {
+    try {
+      Deno.addSignalListener(signal as Deno.Signal, handler);
+      added.push([signal as Deno.Signal, handler]);
+    } catch {
+      // Not on this platform.
+    }
+  }
+  return () => {
+    for (const [signal, handler] of added) {
+      Deno.removeSignalListener(signal, handler);
+    }
+  };
+}
+
+async function runPoolChild(): Promise<number> {
+  const channel = new LineChannel<ToWorker<WireGeneration>, FromWorker>(
+    Deno.stdin.readable,
+    Deno.stdout.writable,
+  );
+  const send = (message: FromWorker) => channel.send(message);
+  let worker: PoolWorker | undefined;
+  let tag = "w?";
+  let shutdownMs = 30_000;
+  let stopping: Promise<number> | undefined;
+  const asks = new Map<number, (refusal: Refusal | undefined) => void>();
+  let seq = 0;
+  let masterGone = false;
+
+  const stop = (timeoutMs: number, why: string): Promise<number> => {
+    stopping ??= (async () => {
+      log("worker").info("{tag} draining ({why})", { tag, why });
+      const forced = worker ? await worker.drain(timeoutMs) : 0;
+      send({ t: "drained", forced });
+      return forced;
+    })();
+    return stopping;
+  };
+
+  const removeSignals = onSignals({
+    SIGINT: () => {},
+    SIGHUP: () => {},
+    // Stopped by someone else: drain, then exit (the master replaces us).
+    SIGTERM: () => void stop(shutdownMs, "SIGTERM").then(() => channel.close()),
+    SIGQUIT: () => void stop(shutdownMs, "SIGQUIT").then(() => channel.close()),
+    SIGUSR1: () => reopenLogs(),
+  });
+
+  let booted = false;
+  try {
+    for await (
+      const message of channel.messages((line) =>
+        log("worker").warn("ignoring a garbled line from the master: {line}", {
+          line: line.slice(0, 80),
+        })
+      )
+    ) {
+      switch (message.t) {
+        case "init": {
+          tag = message.tag;
+          const generation = fromWire(message.generation);
+          shutdownMs = generation.config.limits.shutdown_timeout * 1000;
+          const protocol = protocolFor(message.spec.listener.protocol);
+          const init: PoolInit = { ...message, generation };
+          worker = PoolWorker.start(init, {
+            kind: "process",
+            send,
+            limiter: new MasterLimiter((source) =>
+              send({ t: "release", source })
+            ),
+            wrapSource: (source) =>
+              admittingSource(source, {
+                busyReply: protocol.busyReply,
+                ask: (from) => {
+                  if (masterGone) return Promise.resolve(undefined);
+                  const id = ++seq;
+                  send({ t: "admit", seq: id, source: from });
+                  return new Promise((resolve) => asks.set(id, resolve));
+                },
+              }),
+          });
+          if (!worker) return WORKER_BOOT_ERROR;
+          booted = true;
+          break;
+        }
+        case "update": {
+          const generation = fromWire(message.generation);
+          shutdownMs = generation.config.limits.shutdown_timeout * 1000;
+          await worker?.update(generation, tag);
+          break;
+        }
+        case "admitted":
+          asks.get(message.seq)?.(message.refusal ?? undefined);
+          asks.delete(message.seq);
+          break;
+        case "drain":
+          void stop(message.timeoutMs, "asked by the master").then(() =>
+            void channel.close()
+          );
+          break;
+        case "reopen":
+          reopenLogs();
+          break;
+      }
+    }
+    // stdin closed: the master has exited or died. Serve what is in
+    // flight, accept nothing more, and go.
+    masterGone = true;
+    for (const resolve of asks.values()) resolve(undefined);
+    asks.clear();
+    if (!booted) return WORKER_BOOT_ERROR;
+    await stop(shutdownMs, "the master has gone");
+    return 0;
+  } finally {
+    removeSignals();
+    // Let the last messages (drained, boot-error) reach the master before
+    // main.ts exits the process.
+    await Promise.race([
+      channel.close(),
+      new Promise((resolve) => setTimeout(resolve, 1000)),
+    ]);
+    flushLogs();
+  }
+}
+
+/** Runs `koan _worker MODE`; resolves with the exit code. */
+export async function runWorkerProcess(args: string[]): Promise<number> {
+  switch (args[0]) {
+    case "pool":
+      return await runPoolChild();
+    case "conn":
+      return await runConnChild();
+    default:
+      console.error(`koan _worker: unknown mode "${args[0] ?? ""}"`);
+      return 2;
+  }
+}

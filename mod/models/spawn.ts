@@ -1,0 +1,139 @@
+/**
+ * How the master starts a child of its own program: under `deno run`, the
+ * Deno binary with `run`, explicit permission flags and the main module;
+ * in a `deno compile` binary, the binary itself (its permissions are baked
+ * in). Either way followed by the hidden `_worker` subcommand.
+ *
+ * Permissions are derived from what this process holds, narrowed to what
+ * a child needs, so a child never has more than its master and never `-A`.
+ *
+ * @module
+ */
+
+/** The hidden subcommand a child runs (see `mod/cli/main.ts`). */
+export const WORKER_COMMAND = "_worker";
+
+/** What a child will touch, for deriving its permission flags. */
+export interface ChildNeeds {
+  /** `host:port` it listens on (pool children); none for relay children. */
+  net: string[];
+  /** Paths it reads (docroot, log file). */
+  read: string[];
+  /** Paths it writes (log file). */
+  write: string[];
+}
+
+const SYS_KINDS = [
+  "hostname",
+  "osRelease",
+  "osUptime",
+  "loadavg",
+  "networkInterfaces",
+  "systemMemoryInfo",
+  "uid",
+  "gid",
+  "cpus",
+] as const;
+
+function granted(descriptor: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(descriptor).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+function flag(name: string, items: string[]): string[] {
+  return items.length ? [`--allow-${name}=${items.join(",")}`] : [];
+}
+
+/**
+ * Permission flags for a child under `deno run`: a permission this process
+ * holds outright is passed outright; otherwise each thing the child needs
+ * is passed only if this process may use it. `run`, `ffi` and `import` are
+ * never passed: a worker starts no programs and loads no native code.
+ *
+ * @example Usage
+ * ```ts
+ * import { permissionFlags } from "./spawn.ts";
+ * const flags = permissionFlags({ net: ["127.0.0.1:1060"], read: [], write: [] });
+ * if (flags.includes("-A")) throw new Error("never -A");
+ * ```
+ */
+export function permissionFlags(needs: ChildNeeds): string[] {
+  const flags: string[] = [];
+  for (const name of ["net", "read", "write"] as const) {
+    if (needs[name].length === 0) continue;
+    if (granted({ name })) {
+      flags.push(`--allow-${name}`);
+      continue;
+    }
+    const items = [...new Set(needs[name])].filter((item) =>
+      granted(
+        name === "net" ? { name, host: item } : { name, path: item },
+      )
+    );
+    flags.push(...flag(name, items));
+  }
+  if (granted({ name: "env" })) flags.push("--allow-env");
+  if (granted({ name: "sys" })) {
+    flags.push("--allow-sys");
+  } else {
+    flags.push(
+      ...flag(
+        "sys",
+        SYS_KINDS.filter((kind) => granted({ name: "sys", kind })),
+      ),
+    );
+  }
+  return flags;
+}
+
+/** A command line for a child. */
+export interface ChildCommand {
+  command: string;
+  args: string[];
+}
+
+/**
+ * The command line that starts a worker child in `mode`.
+ *
+ * @throws {Deno.errors.PermissionDenied} when this process may not start
+ *   its own executable (under `deno run` that takes `--allow-run`).
+ */
+export function workerCommand(
+  mode: "pool" | "conn",
+  needs: ChildNeeds,
+): ChildCommand {
+  const command = Deno.execPath();
+  if (!granted({ name: "run", command })) {
+    throw new Deno.errors.PermissionDenied(
+      `Cannot start worker processes: no permission to run "${command}" (--allow-run)`,
+    );
+  }
+  if (Deno.build.standalone) {
+    return { command, args: [WORKER_COMMAND, mode] };
+  }
+  const main = new URL(Deno.mainModule);
+  return {
+    command,
+    args: [
+      "run",
+      "--quiet",
+      "--no-prompt",
+      // reusePort is behind this flag; deno.json usually grants it too.
+      "--unstable-net",
+      ...permissionFlags(needs),
+      main.protocol === "file:" ? decodeURIComponent(main.pathname) : main.href,
+      WORKER_COMMAND,
+      mode,
+    ],
+  };
+}
+
+/** The hosts a child listening on `hostname:port` needs (`[v6]:port` for IPv6). */
+export function netNeed(hostname: string, port: number): string {
+  return hostname.includes(":")
+    ? `[${hostname}]:${port}`
+    : `${hostname}:${port}`;
+}

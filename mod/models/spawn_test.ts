@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+
+const SPAWN = new URL("./spawn.ts", import.meta.url).href;
+
+/** Runs permissionFlags(needs) in a Deno started with `flags`. */
+async function flagsUnder(flags: string[], needs: object): Promise<string[]> {
+  // `deno eval` would grant everything; run a file with just `flags`.
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(
+    script,
+    `import { permissionFlags } from "${SPAWN}";
+console.log(JSON.stringify(permissionFlags(${JSON.stringify(needs)})));`,
+  );
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-prompt", ...flags, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return JSON.parse(new TextDecoder().decode(output.stdout));
+  } finally {
+    await Deno.remove(script);
+  }
+}
+
+Deno.test("permissionFlags() passes a whole permission only when held whole", async () => {
+  const flags = await flagsUnder(["--allow-net", "--allow-read"], {
+    net: ["127.0.0.1:1060"],
+    read: ["/srv/www"],
+    write: ["/var/log/koan.log"],
+  });
+  assert.deepEqual(flags, ["--allow-net", "--allow-read"]);
+});
+
+Deno.test("permissionFlags() narrows partial grants to what the child needs", async () => {
+  const flags = await flagsUnder([
+    "--allow-net=127.0.0.1:1060,127.0.0.1:8080",
+    "--allow-read=/srv",
+    "--allow-sys=hostname",
+  ], {
+    net: ["127.0.0.1:1060"],
+    read: ["/srv/www", "/etc/shadow"],
+    write: ["/var/log/koan.log"],
+  });
+  assert.deepEqual(flags, [
+    "--allow-net=127.0.0.1:1060",
+    "--allow-read=/srv/www",
+    "--allow-sys=hostname",
+  ]);
+});
+
+Deno.test("permissionFlags() never passes -A, run or ffi", async () => {
+  const flags = await flagsUnder(["-A"], { net: [], read: [], write: [] });
+  assert.deepEqual(flags, ["--allow-env", "--allow-sys"]);
+});

@@ -1,0 +1,672 @@
+/**
+ * One HTTP connection: read, parse every complete request in the buffer,
+ * queue each response, and write the queue in one go when the buffer runs
+ * dry (responses to a pipelined batch leave in one write: the TCP_CORK
+ * effect). Keep-alive, HEAD, bodies (Content-Length and chunked, with
+ * `100 Continue`), the header and keep-alive timeouts, graceful drain and
+ * one access record per request all live here.
+ *
+ * Timeouts: a new connection and a request whose head has begun have
+ * `header_timeout` to complete the head (then 408 and close); each read
+ * of a body has `header_timeout` too; an idle keep-alive connection is
+ * closed silently after `keepalive_timeout`. While draining, idle
+ * connections close at once and the request in flight is answered with
+ * `Connection: close`.
+ *
+ * @module
+ */
+import type {
+  AccessRecord,
+  ConnectionContext,
+  ProtocolEnv,
+  Transport,
+} from "../contract.ts";
+import { type Deadline, deadlines } from "../../util/deadline.ts";
+import { type BodySink, ChunkedDecoder } from "./chunked.ts";
+import type { FileSource } from "./file_source.ts";
+import type { ParserLimits } from "./parser.ts";
+import { RequestParser } from "./parser.ts";
+import type { Reply } from "./reply.ts";
+import type { HttpRequest } from "./request.ts";
+import {
+  dispatch,
+  type DispatchOptions,
+  type RouteContext,
+  type RouteTable,
+} from "./routes.ts";
+import { HttpError } from "./status.ts";
+import {
+  type ConnectionHeader,
+  errorBytes,
+  type HeadOptions,
+  OutBuffer,
+  responsePrefix,
+  tailIndex,
+  writeError,
+  writeHead,
+} from "./writer.ts";
+
+/** Settings one connection runs with (read from the config per connection). */
+export interface ConnectionSettings {
+  /** Parser limits. */
+  limits: ParserLimits;
+  /** `http.header_timeout` in ms. */
+  headerTimeoutMs: number;
+  /** `http.keepalive_timeout` in ms. */
+  keepaliveTimeoutMs: number;
+  /** The route table. */
+  routes: RouteTable;
+  /** The document root, if any. */
+  files: FileSource | undefined;
+}
+
+/** What a pending read waits for. */
+const NOT_WAITING = 0;
+/** A new connection: nothing received yet (header timeout, closes on drain). */
+const FRESH = 1;
+/** Between keep-alive requests (keep-alive timeout, closes on drain). */
+const IDLE = 2;
+/** The rest of a head that has begun (header timeout). */
+const HEAD = 3;
+/** More of a body (header timeout per read). */
+const BODY = 4;
+
+/** Responses queued past this are written without waiting for the batch to end. */
+const FLUSH_AT = 64 * 1024;
+/** Files up to this size go out with the head in one write; bigger ones stream. */
+const CHUNK = 64 * 1024;
+const INITIAL_BUFFER = 8 * 1024;
+
+const encoder = new TextEncoder();
+const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
+const EMPTY = new Uint8Array(0);
+
+/** The exchange cannot go on (peer gone, timeout, file shrank); close without a reply. */
+class Gone extends Error {
+  /** The status to log. */
+  readonly status: number;
+  constructor(status: number, outcome: string) {
+    super(outcome);
+    this.status = status;
+  }
+}
+
+/** Collects a body up to the size already checked against max_body. */
+class Collector implements BodySink {
+  bytes: Uint8Array;
+  length = 0;
+  constructor(size: number) {
+    this.bytes = new Uint8Array(size);
+  }
+  data(buf: Uint8Array, start: number, end: number): void {
+    const need = this.length + end - start;
+    if (need > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(need, this.bytes.length * 2));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    }
+    this.bytes.set(buf.subarray(start, end), this.length);
+    this.length = need;
+  }
+}
+
+const DISCARD: BodySink = { data() {} };
+
+/** Serves one connection; see the module doc. */
+export class HttpConnection implements RouteContext {
+  readonly env: ProtocolEnv;
+  #transport: Transport;
+  #context: ConnectionContext;
+  #settings: ConnectionSettings;
+  #dispatch: DispatchOptions;
+  #parser: RequestParser;
+  #buf = new Uint8Array(INITIAL_BUFFER);
+  #start = 0;
+  #end = 0;
+  #maxBuffer: number;
+  #out = new OutBuffer(4096);
+  #head: HeadOptions = { contentLength: 0, connection: "none", now: 0 };
+  #deadline: Deadline;
+  /** Whether the deadline is armed; it is re-armed lazily (see #expire). */
+  #armed = false;
+  /** The shorter of the two timeouts: no wait may end sooner. */
+  #minTimeoutMs: number;
+  #waiting = NOT_WAITING;
+  #timedOut = NOT_WAITING;
+  #draining = false;
+  /** When the first byte of the current head arrived (or the connection opened). */
+  #headAt: number;
+  /** When the last read completed. */
+  #readAt: number;
+  /** When the last read or write completed: where an idle wait starts. */
+  #lastAt: number;
+  /**
+   * Access records of responses queued but not yet written; a counted
+   * array, since truncating one (`length = 0`) costs more than the record.
+   */
+  #pending: (AccessRecord | undefined)[] = [];
+  #pendingCount = 0;
+  #request: HttpRequest | undefined;
+  #requestAt = 0;
+  #bodyPending = false;
+  #bodyBytes = 0;
+  #continueSent = false;
+  #decoder: ChunkedDecoder | undefined;
+  #onDrain = () => {
+    this.#draining = true;
+    if (this.#waiting === IDLE || this.#waiting === FRESH) {
+      this.#transport.close();
+    }
+  };
+
+  constructor(
+    options: {
+      transport: Transport;
+      context: ConnectionContext;
+      env: ProtocolEnv;
+      settings: ConnectionSettings;
+    },
+  ) {
+    this.#transport = options.transport;
+    this.#context = options.context;
+    this.env = options.env;
+    this.#settings = options.settings;
+    this.#dispatch = {
+      routes: options.settings.routes,
+      files: options.settings.files,
+      context: this,
+    };
+    const { limits } = options.settings;
+    this.#parser = new RequestParser(limits);
+    this.#maxBuffer = limits.maxRequestLine + limits.maxHeaderBytes + 64;
+    this.#deadline = deadlines.create(() => this.#expire());
+    this.#minTimeoutMs = Math.min(
+      options.settings.headerTimeoutMs,
+      options.settings.keepaliveTimeoutMs,
+    );
+    this.#headAt = this.#readAt = this.#lastAt = performance.now();
+  }
+
+  /** Serves requests until the connection ends; never rejects. */
+  async serve(): Promise<void> {
+    const draining = this.#context.draining;
+    this.#draining = draining.aborted;
+    draining.addEventListener("abort", this.#onDrain);
+    try {
+      await this.#loop();
+    } catch (error) {
+      await this.#fail(error);
+    } finally {
+      draining.removeEventListener("abort", this.#onDrain);
+      this.#deadline.dispose();
+      this.#transport.close();
+    }
+  }
+
+  /**
+   * The hot path: serve every complete request buffered, write the batch's
+   * responses in one write, read more. Kept free of extra async frames.
+   */
+  async #loop(): Promise<void> {
+    const parser = this.#parser;
+    const out = this.#out;
+    let served = false;
+    for (;;) {
+      while (this.#end > this.#start) {
+        // The first head's clock started at accept; later ones at their first byte.
+        if (!parser.begun && served) this.#headAt = this.#readAt;
+        this.#start = parser.skipBlankLines(this.#buf, this.#start, this.#end);
+        const length = parser.scan(this.#buf, this.#start, this.#end);
+        if (length < 0) break;
+        this.#requestAt = this.#headAt;
+        const request = parser.parse(this.#buf, this.#start, length);
+        this.#start += length;
+        served = true;
+        let keep = this.#serveRequest(request);
+        if (keep !== true && keep !== false) keep = await keep;
+        if (!keep) {
+          await this.#flush();
+          return;
+        }
+      }
+      if (out.length > 0) {
+        try {
+          await this.#transport.write(out.view());
+        } catch {
+          this.#unsent();
+          return;
+        }
+        this.#sent();
+      }
+      const kind = parser.begun ? HEAD : served ? IDLE : FRESH;
+      if (!this.#beforeRead(kind)) return this.#ended(kind);
+      let n: number | null;
+      try {
+        n = await this.#transport.read(
+          this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
+        );
+      } catch {
+        n = null;
+      }
+      if (!this.#afterRead(n)) return this.#ended(kind);
+    }
+  }
+
+  /** The connection ended while waiting for `kind`; log what that means. */
+  #ended(kind: number): void {
+    if (this.#timedOut === IDLE || kind === IDLE) return;
+    if (this.#timedOut !== NOT_WAITING) {
+      this.#record(408, REQUEST_TIMEOUT.length, "header timeout");
+    } else if (kind === HEAD) {
+      // nginx logs this as 400 too: bytes came, no request did.
+      this.#record(400, 0, "sent a partial request then closed");
+    }
+    this.#emit(performance.now(), true);
+  }
+
+  /**
+   * Routes one request and queues the answer; resolves to whether the
+   * connection stays open. Synchronous when the route is (hello, healthz).
+   */
+  #serveRequest(request: HttpRequest): boolean | Promise<boolean> {
+    this.#request = request;
+    this.#bodyPending = request.hasBody;
+    this.#bodyBytes = 0;
+    this.#continueSent = false;
+    this.#decoder = request.chunked
+      ? new ChunkedDecoder({
+        maxBody: this.#settings.limits.maxBody,
+        maxTrailer: this.#settings.limits.maxHeaderBytes,
+      })
+      : undefined;
+    const reply = dispatch(request, this.#dispatch);
+    if (
+      reply instanceof Promise || this.#bodyPending || reply.file !== undefined
+    ) return this.#serveSlowly(request, reply);
+    const keep = this.#keep(request, reply);
+    return this.#done(
+      request,
+      reply,
+      keep,
+      this.#queue(request, reply, this.#connection(request, keep)),
+    );
+  }
+
+  /** The general path: an async route, a body to drain, a file to send. */
+  async #serveSlowly(
+    request: HttpRequest,
+    pending: Reply | Promise<Reply>,
+  ): Promise<boolean> {
+    const reply = await pending;
+    let keep = this.#keep(request, reply);
+    if (this.#bodyPending) {
+      // A client waiting for 100 Continue may never send the body.
+      if (request.expectContinue && !this.#continueSent) keep = false;
+      else if (keep) await this.#readBody(DISCARD);
+    }
+    const connection = this.#connection(request, keep);
+    const sent = reply.file === undefined
+      ? this.#queue(request, reply, connection)
+      : await this.#queueFile(request, reply, connection);
+    return this.#done(request, reply, keep, sent);
+  }
+
+  #keep(request: HttpRequest, reply: Reply): boolean {
+    return request.keepAlive && reply.close !== true && reply.status < 400 &&
+      !this.#draining;
+  }
+
+  #connection(request: HttpRequest, keep: boolean): ConnectionHeader {
+    return !keep ? "close" : request.minor === 0 ? "keep-alive" : "none";
+  }
+
+  /** Records the answer to `request`; flushes a very long batch early. */
+  #done(
+    request: HttpRequest,
+    reply: Reply,
+    keep: boolean,
+    sent: number,
+  ): boolean | Promise<boolean> {
+    this.#record(
+      reply.status,
+      sent,
+      keep
+        ? "keep-alive"
+        : this.#draining && request.keepAlive
+        ? "draining"
+        : "closed normally",
+    );
+    this.#request = undefined;
+    this.#bodyBytes = 0;
+    if (keep && this.#out.length > FLUSH_AT) return this.#flush();
+    return keep;
+  }
+
+  #prepareHead(reply: Reply, connection: ConnectionHeader): HeadOptions {
+    const head = this.#head;
+    head.fixed = reply.fixed;
+    head.extra = reply.extra;
+    head.connection = connection;
+    head.now = this.#readAt;
+    return head;
+  }
+
+  /** Appends an in-memory reply; returns the bytes queued. */
+  #queue(
+    request: HttpRequest,
+    reply: Reply,
+    connection: ConnectionHeader,
+  ): number {
+    const out = this.#out;
+    const before = out.length;
+    const tails = reply.tails;
+    if (tails !== undefined) {
+      out.put(responsePrefix(reply.status, this.#readAt));
+      out.put(tails[tailIndex(connection, request.method === "HEAD")]!);
+      return out.length - before;
+    }
+    const head = this.#prepareHead(reply, connection);
+    const bodiless = reply.status === 204 || reply.status === 304;
+    head.contentLength = bodiless ? -1 : reply.body?.length ?? 0;
+    writeHead(out, reply.status, head);
+    if (!bodiless && request.method !== "HEAD" && reply.body !== undefined) {
+      out.put(reply.body);
+    }
+    return out.length - before;
+  }
+
+  /** Appends a file reply, streaming it in chunks; returns the bytes sent. */
+  async #queueFile(
+    request: HttpRequest,
+    reply: Reply,
+    connection: ConnectionHeader,
+  ): Promise<number> {
+    const file = reply.file!;
+    const out = this.#out;
+    const before = out.length;
+    const head = this.#prepareHead(reply, connection);
+    head.contentLength = file.length;
+    if (request.method === "HEAD" || file.length === 0) {
+      writeHead(out, reply.status, head);
+      return out.length - before;
+    }
+    const reader = await file.entry.open();
+    if (reader === null) throw new HttpError(404, "File cannot be opened");
+    let sent = 0;
+    let mark = before;
+    try {
+      writeHead(out, reply.status, head);
+      let position = file.start;
+      let left = file.length;
+      while (left > 0) {
+        // Reads land in the output buffer: the head and a small file (or a
+        // big one's first chunk) leave together in one write.
+        const room = Math.min(left, CHUNK);
+        out.ensure(room);
+        const n = await reader.read(
+          out.bytes.subarray(out.length, out.length + room),
+          position,
+        );
+        if (n === null || n === 0) {
+          this.#out.length = 0; // the framing is lost: send nothing more
+          this.#emit(performance.now(), false);
+          throw new Gone(reply.status, "file shrank while being sent");
+        }
+        out.length += n;
+        position += n;
+        left -= n;
+        if (left > 0) {
+          sent += out.length - mark;
+          mark = 0;
+          if (!await this.#flush()) {
+            throw new Gone(reply.status, "closed before the answer was sent");
+          }
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    return sent + out.length - mark;
+  }
+
+  /** Queues the access record for a response; written once the bytes are. */
+  #record(
+    status: number,
+    bytesOut: number,
+    outcome: string,
+    refused?: HttpError,
+  ): void {
+    const request = this.#request;
+    this.#pending[this.#pendingCount++] = {
+      protocol: "http",
+      peer: this.#context.info.peer,
+      method: request?.method ?? refused?.method ?? "-",
+      target: request?.target ?? refused?.target ?? "-",
+      status,
+      bytesIn: (request?.headBytes ?? 0) + this.#bodyBytes,
+      bytesOut,
+      // Holds the start time until #emit turns it into a duration.
+      durationMs: request ? this.#requestAt : this.#headAt,
+      outcome,
+    };
+  }
+
+  /** Hands queued access records to the log; `written` false marks them unsent. */
+  #emit(now: number, written: boolean): void {
+    const pending = this.#pending;
+    const count = this.#pendingCount;
+    this.#pendingCount = 0;
+    for (let i = 0; i < count; i++) {
+      const record = pending[i]!;
+      pending[i] = undefined;
+      record.durationMs = now - record.durationMs;
+      if (!written) record.outcome = "closed before the answer was sent";
+      this.#context.access(record);
+    }
+  }
+
+  /** After a successful write of the queue. */
+  #sent(): void {
+    const now = performance.now();
+    this.#lastAt = now;
+    this.#out.length = 0;
+    if (this.#pendingCount > 0) this.#emit(now, true);
+  }
+
+  /** After a failed write of the queue. */
+  #unsent(): void {
+    this.#out.length = 0;
+    this.#emit(performance.now(), false);
+  }
+
+  /** Writes the queued responses in one write; false when the peer is gone. */
+  async #flush(): Promise<boolean> {
+    if (this.#out.length === 0) {
+      if (this.#pendingCount > 0) this.#emit(performance.now(), true);
+      return true;
+    }
+    try {
+      await this.#transport.write(this.#out.view());
+    } catch {
+      this.#unsent();
+      return false;
+    }
+    this.#sent();
+    return true;
+  }
+
+  /** Gets ready to wait for `kind`; false when the connection should end instead. */
+  #beforeRead(kind: number): boolean {
+    this.#out.clear();
+    if ((kind === IDLE || kind === FRESH) && this.#draining) return false;
+    this.#makeRoom();
+    this.#waiting = kind;
+    if (!this.#armed) {
+      this.#armed = true;
+      this.#deadline.arm(this.#minTimeoutMs);
+    }
+    return true;
+  }
+
+  /** Takes a read's result; false at the end of the stream or after a timeout. */
+  #afterRead(n: number | null): boolean {
+    this.#waiting = NOT_WAITING;
+    if (n === null || this.#timedOut !== NOT_WAITING) return false;
+    this.#end += n;
+    this.#readAt = this.#lastAt = performance.now();
+    return true;
+  }
+
+  /** Flushes, then reads more of a body into the buffer; false at the end of the stream. */
+  async #fill(): Promise<boolean> {
+    if (!await this.#flush()) return false;
+    if (!this.#beforeRead(BODY)) return false;
+    let n: number | null;
+    try {
+      n = await this.#transport.read(this.#buf.subarray(this.#end));
+    } catch {
+      n = null;
+    }
+    return this.#afterRead(n);
+  }
+
+  /** Ensures free space after `#end`: reset, compact, or grow up to the head limit. */
+  #makeRoom(): void {
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      return;
+    }
+    if (this.#end < this.#buf.length) return;
+    if (this.#start > 0) {
+      this.#buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+      return;
+    }
+    // A head bigger than the buffer; the parser's limits bound the growth.
+    const grown = new Uint8Array(
+      Math.min(this.#maxBuffer, this.#buf.length * 2),
+    );
+    grown.set(this.#buf.subarray(0, this.#end));
+    this.#buf = grown;
+  }
+
+  /**
+   * The deadline fired. It is not re-armed per read (a clock read per
+   * request is measurable): instead it stays armed, never for longer than
+   * the shortest timeout, and when it fires it checks how long the current
+   * wait has really lasted and re-arms for the rest. A wait past its limit
+   * ends in 408 (a request was due) or a silent close (an idle keep-alive).
+   */
+  #expire(): void {
+    const kind = this.#waiting;
+    const settings = this.#settings;
+    if (kind === NOT_WAITING) {
+      // Busy serving; look again later.
+      this.#deadline.arm(this.#minTimeoutMs);
+      return;
+    }
+    const due = kind === IDLE
+      ? this.#lastAt + settings.keepaliveTimeoutMs
+      : kind === BODY
+      ? this.#lastAt + settings.headerTimeoutMs
+      : this.#headAt + settings.headerTimeoutMs;
+    const left = due - performance.now();
+    if (left > 0) {
+      // Never later than the shortest limit: the wait may change meanwhile.
+      this.#deadline.arm(Math.min(left, this.#minTimeoutMs));
+      return;
+    }
+    this.#armed = false;
+    this.#timedOut = kind;
+    if (kind === IDLE) {
+      this.#transport.close();
+      return;
+    }
+    // Nothing else writes while a read is pending: every batch is flushed first.
+    this.#transport.write(REQUEST_TIMEOUT).catch(() => {}).finally(() =>
+      this.#transport.close()
+    );
+  }
+
+  /** Reads the rest of the current body into `sink`. */
+  async #readBody(sink: BodySink): Promise<void> {
+    const request = this.#request!;
+    this.#bodyPending = false;
+    if (request.expectContinue && !this.#continueSent) {
+      this.#continueSent = true;
+      if (this.#end === this.#start) this.#out.put(CONTINUE);
+    }
+    const decoder = this.#decoder;
+    let left = decoder ? Infinity : request.contentLength;
+    for (;;) {
+      if (decoder) {
+        const used = decoder.push(this.#buf, this.#start, this.#end, sink);
+        this.#start += used;
+        this.#bodyBytes += used;
+        if (decoder.done) return;
+      } else {
+        const take = Math.min(left, this.#end - this.#start);
+        sink.data(this.#buf, this.#start, this.#start + take);
+        this.#start += take;
+        this.#bodyBytes += take;
+        left -= take;
+        if (left === 0) return;
+      }
+      if (!await this.#fill()) {
+        throw new Gone(400, "sent a partial body then closed");
+      }
+    }
+  }
+
+  /** {@inheritDoc RouteContext.body} */
+  async body(): Promise<Uint8Array> {
+    const request = this.#request;
+    if (request === undefined || !this.#bodyPending) return EMPTY;
+    const collector = new Collector(
+      request.chunked ? 1024 : request.contentLength,
+    );
+    await this.#readBody(collector);
+    return collector.bytes.subarray(0, collector.length);
+  }
+
+  /** Answers an error (if the connection still can) and records it. */
+  async #fail(error: unknown): Promise<void> {
+    if (error instanceof Gone) {
+      if (this.#timedOut !== NOT_WAITING) {
+        this.#record(408, REQUEST_TIMEOUT.length, "body timeout");
+      } else {
+        this.#record(error.status, 0, error.message);
+      }
+      this.#emit(performance.now(), true);
+      return;
+    }
+    const httpError = error instanceof HttpError
+      ? error
+      : new HttpError(500, "Internal error");
+    const outcome = error instanceof HttpError
+      ? error.message
+      : `error: ${(error as Error)?.message ?? String(error)}`;
+    const request = this.#request;
+    if (this.#bodyPending && !(request?.expectContinue ?? false)) {
+      // Read the unread body first (it is within max_body) so that closing
+      // does not reset the connection under the client before it reads the
+      // error (the lingering-close problem).
+      try {
+        await this.#readBody(DISCARD);
+      } catch (bodyError) {
+        if (bodyError instanceof Gone) return;
+      }
+    }
+    const sent = writeError(this.#out, httpError, {
+      head: request?.method === "HEAD",
+    });
+    this.#record(httpError.status, sent, outcome, httpError);
+    await this.#flush();
+  }
+}
+
+/** The 408 sent when a head or body does not arrive in time. */
+const REQUEST_TIMEOUT = errorBytes(
+  new HttpError(408, "The request did not arrive in time"),
+);

@@ -1,0 +1,354 @@
+import assert from "node:assert/strict";
+import { bytesOf, type Case } from "../../../tests/http_corpus/cases.ts";
+import { INVALID } from "../../../tests/http_corpus/invalid.ts";
+import { VALID } from "../../../tests/http_corpus/valid.ts";
+import {
+  isHead,
+  parseResponses,
+  problemsWith,
+} from "../../../tests/http_corpus/wire.ts";
+import { buildConfig } from "../../config/load.ts";
+import type { AccessRecord, ProtocolEnv } from "../contract.ts";
+import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
+import { MemoryTransport } from "./_memory_transport.ts";
+import type { FileEntry, FileReader, FileSource } from "./file_source.ts";
+import { connectionSettings, createHttpHandler, http } from "./http.ts";
+import { HttpConnection } from "./connection.ts";
+
+const H = "Host: koan.test\r\n";
+
+function envWith(
+  raw: Record<string, unknown> = {},
+  extra: Partial<ProtocolEnv> = {},
+): ProtocolEnv {
+  return {
+    config: buildConfig(raw).config,
+    aphorisms: BUILT_IN_TABLE,
+    state: { draining: false },
+    ...extra,
+  };
+}
+
+interface Run {
+  transport: MemoryTransport;
+  records: AccessRecord[];
+  drain: AbortController;
+  /** Resolves when the handler has returned. */
+  done: Promise<void>;
+  finished: () => boolean;
+}
+
+/** Starts a handler over a scripted peer that stays connected after its script. */
+function start(
+  chunks: Uint8Array[],
+  env: ProtocolEnv = envWith(),
+): Run {
+  const transport = new MemoryTransport(chunks, { holdOpen: true });
+  const records: AccessRecord[] = [];
+  const drain = new AbortController();
+  let finished = false;
+  const done = createHttpHandler(env)(transport, {
+    info: { peer: "192.0.2.1:4242", local: "127.0.0.1:8080" },
+    draining: drain.signal,
+    access: (record) => records.push(record),
+  }).then(() => {
+    finished = true;
+  });
+  return { transport, records, drain, done, finished: () => finished };
+}
+
+/** Lets the handler run until it waits for input or returns (bounded). */
+async function settle(run: Run): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (run.finished() || run.transport.reading) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  throw new Error("handler neither finished nor waited for input");
+}
+
+/** Runs a corpus vector; returns the responses and whether the handler closed. */
+async function exchange(item: Case, step: number) {
+  const bytes = bytesOf(item.request);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length; at += step) {
+    chunks.push(bytes.subarray(at, at + step));
+  }
+  const run = start(chunks);
+  await settle(run);
+  const closed = run.finished();
+  run.transport.close();
+  await run.done;
+  const { responses } = parseResponses(run.transport.text, {
+    bodiless: (index) => index === 0 && isHead(item),
+  });
+  return { responses, closed, run };
+}
+
+for (const item of [...VALID, ...INVALID]) {
+  Deno.test(`HTTP handler answers ${item.status}: ${item.name}`, async () => {
+    for (const step of [item.request.length, 1]) {
+      const { responses, closed, run } = await exchange(item, step);
+      assert.deepEqual(
+        problemsWith(item, responses, closed),
+        [],
+        `step ${step}:\n${run.transport.text.slice(0, 2000)}`,
+      );
+      assert.equal(
+        run.records.length,
+        responses.length,
+        `step ${step}: one access record per response`,
+      );
+    }
+  });
+}
+
+Deno.test("HTTP handler writes a pipelined batch in one write", async () => {
+  const batch = `GET / HTTP/1.1\r\n${H}\r\n`.repeat(3);
+  const run = start([bytesOf(batch)]);
+  await settle(run);
+  assert.equal(run.transport.writes.length, 1);
+  assert.equal(parseResponses(run.transport.text).responses.length, 3);
+  run.transport.close();
+  await run.done;
+});
+
+Deno.test("HTTP handler keeps the connection for requests in separate reads", async () => {
+  const run = start([bytesOf(`GET / HTTP/1.1\r\n${H}\r\n`)]);
+  await settle(run);
+  assert.equal(run.transport.writes.length, 1);
+  assert.equal(run.finished(), false);
+  run.transport.push(bytesOf(`GET /healthz HTTP/1.1\r\n${H}\r\n`));
+  await settle(run);
+  assert.equal(run.transport.writes.length, 2);
+  const { responses } = parseResponses(run.transport.text);
+  assert.deepEqual(responses.map((r) => r.body), ["Hello, world!", "ok"]);
+  run.transport.close();
+  await run.done;
+});
+
+Deno.test("HTTP handler logs one record per request with its numbers", async () => {
+  const request = `GET /zen?q=Readability%3F HTTP/1.1\r\n${H}\r\n`;
+  const run = start([bytesOf(request + request)]);
+  await settle(run);
+  run.transport.close();
+  await run.done;
+  const { responses } = parseResponses(run.transport.text);
+  assert.equal(run.records.length, 2);
+  for (const [i, record] of run.records.entries()) {
+    assert.equal(record.protocol, "http");
+    assert.equal(record.method, "GET");
+    assert.equal(record.target, "/zen?q=Readability%3F");
+    assert.equal(record.status, 200);
+    assert.equal(record.peer, "192.0.2.1:4242");
+    assert.equal(record.bytesIn, request.length);
+    assert.equal(record.bytesOut, responses[i]!.raw.length);
+    assert.equal(record.outcome, "keep-alive");
+    assert.ok(record.durationMs >= 0 && record.durationMs < 60_000);
+  }
+});
+
+Deno.test("HTTP handler sends 100 Continue when the client waits for it", async () => {
+  const run = start([
+    bytesOf(
+      `POST /zen HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 12\r\n\r\n`,
+    ),
+  ]);
+  await settle(run);
+  assert.equal(run.transport.text, "HTTP/1.1 100 Continue\r\n\r\n");
+  run.transport.push(bytesOf("Readability?"));
+  await settle(run);
+  const { responses } = parseResponses(run.transport.text);
+  assert.equal(responses[0]?.body, "counts.");
+  assert.equal(run.finished(), false, "still keep-alive");
+  run.transport.close();
+  await run.done;
+});
+
+Deno.test("HTTP handler closes instead of waiting for a body it never asked for", async () => {
+  const run = start([
+    bytesOf(
+      `POST /nothing HTTP/1.1\r\n${H}Expect: 100-continue\r\nContent-Length: 5\r\n\r\n`,
+    ),
+  ]);
+  await settle(run);
+  assert.equal(run.finished(), true);
+  const { responses } = parseResponses(run.transport.text);
+  assert.equal(responses[0]?.status, 404);
+  assert.ok(!run.transport.text.includes("100 Continue"));
+});
+
+Deno.test("HTTP handler closes an idle keep-alive connection when draining", async () => {
+  const run = start([bytesOf(`GET / HTTP/1.1\r\n${H}\r\n`)]);
+  await settle(run);
+  run.drain.abort();
+  await run.done;
+  assert.equal(run.transport.writes.length, 1);
+  assert.equal(run.records.length, 1);
+});
+
+Deno.test("HTTP handler finishes the request in flight when draining, then closes", async () => {
+  const run = start([
+    bytesOf(`POST /zen HTTP/1.1\r\n${H}Content-Length: 12\r\n\r\nReada`),
+  ]);
+  await settle(run);
+  run.drain.abort();
+  await settle(run);
+  assert.equal(run.finished(), false, "the body is still coming");
+  run.transport.push(bytesOf("bility?"));
+  await run.done;
+  const { responses } = parseResponses(run.transport.text);
+  assert.equal(responses.length, 1);
+  assert.equal(responses[0]!.body, "counts.");
+  assert.equal(responses[0]!.headers.get("connection"), "close");
+  assert.equal(run.records[0]?.outcome, "draining");
+});
+
+Deno.test("HTTP handler answers 408 when the head does not arrive in time", async () => {
+  const run = start(
+    [bytesOf("GET / HTTP/1.1\r\nHo")],
+    envWith({ http: { header_timeout: 0.2 } }),
+  );
+  await run.done;
+  const { responses } = parseResponses(run.transport.text);
+  assert.equal(responses[0]?.status, 408);
+  assert.equal(responses[0]?.headers.get("connection"), "close");
+  assert.equal(run.records[0]?.status, 408);
+  assert.equal(run.records[0]?.outcome, "header timeout");
+});
+
+Deno.test("HTTP handler closes a silent keep-alive connection without a word", async () => {
+  const run = start(
+    [bytesOf(`GET / HTTP/1.1\r\n${H}\r\n`)],
+    envWith({ http: { keepalive_timeout: 0.2 } }),
+  );
+  await run.done;
+  assert.equal(parseResponses(run.transport.text).responses.length, 1);
+  assert.equal(run.records.length, 1);
+});
+
+Deno.test("HTTP handler logs a request cut short as 400 without answering", async () => {
+  const transport = new MemoryTransport([bytesOf("GET / HTTP/1.1\r\nHost")]);
+  const records: AccessRecord[] = [];
+  await createHttpHandler(envWith())(transport, {
+    info: { peer: "p", local: "l" },
+    draining: new AbortController().signal,
+    access: (record) => records.push(record),
+  });
+  assert.equal(transport.writes.length, 0);
+  assert.equal(records.length, 1);
+  assert.equal(records[0]!.status, 400);
+  assert.equal(records[0]!.outcome, "sent a partial request then closed");
+});
+
+/** A FileSource holding one file in memory, optionally lying about its size. */
+function memoryFiles(content: Uint8Array, claimedSize = content.length) {
+  let reads = 0;
+  const entry: FileEntry = {
+    kind: "file",
+    size: claimedSize,
+    mtimeMs: Date.UTC(2024, 0, 2, 3, 4, 5),
+    open(): Promise<FileReader> {
+      return Promise.resolve({
+        read(into: Uint8Array, position: number) {
+          reads++;
+          const n = Math.min(into.length, content.length - position);
+          if (n <= 0) return Promise.resolve(null);
+          into.set(content.subarray(position, position + n));
+          return Promise.resolve(n);
+        },
+        close() {},
+      });
+    },
+  };
+  const files: FileSource = {
+    lookup: (segments) =>
+      Promise.resolve(segments.join("/") === "big.bin" ? entry : null),
+  };
+  return { files, reads: () => reads };
+}
+
+Deno.test("HTTP handler streams a large file in chunks", async () => {
+  const content = new Uint8Array(300 * 1024).map((_, i) => i * 7);
+  const { files, reads } = memoryFiles(content);
+  const run = start(
+    [bytesOf(`GET /big.bin HTTP/1.1\r\n${H}\r\n`)],
+    envWith({}, { files }),
+  );
+  await settle(run);
+  assert.ok(run.transport.writes.length >= 4, "several writes");
+  assert.ok(reads() >= 4, "several reads");
+  const all = new Uint8Array(
+    run.transport.writes.reduce((n, w) => n + w.length, 0),
+  );
+  let at = 0;
+  for (const write of run.transport.writes) {
+    all.set(write, at);
+    at += write.length;
+  }
+  const headEnd = run.transport.text.indexOf("\r\n\r\n") + 4;
+  assert.deepEqual(all.subarray(headEnd), content);
+  assert.match(run.transport.text, /Content-Length: 307200\r\n/);
+  assert.equal(run.records[0]?.bytesOut, all.length);
+  run.transport.close();
+  await run.done;
+});
+
+Deno.test("HTTP handler closes when a file shrinks while it is sent", async () => {
+  const content = new Uint8Array(100 * 1024);
+  const { files } = memoryFiles(content, 200 * 1024);
+  const run = start(
+    [bytesOf(`GET /big.bin HTTP/1.1\r\n${H}\r\n`)],
+    envWith({}, { files }),
+  );
+  await run.done;
+  assert.ok(run.transport.closed);
+  assert.equal(run.records.at(-1)?.outcome, "file shrank while being sent");
+});
+
+Deno.test("HTTP handler answers 500 when a route throws", async () => {
+  const env = envWith();
+  const settings = connectionSettings(env);
+  settings.routes = new Map([["/", {
+    methods: ["GET"],
+    handle: () => {
+      throw new TypeError("boom");
+    },
+  }]]);
+  const transport = new MemoryTransport([
+    bytesOf(`GET / HTTP/1.1\r\n${H}\r\n`),
+  ]);
+  const records: AccessRecord[] = [];
+  await new HttpConnection({
+    transport,
+    env,
+    settings,
+    context: {
+      info: { peer: "p", local: "l" },
+      draining: new AbortController().signal,
+      access: (record) => records.push(record),
+    },
+  }).serve();
+  const { responses } = parseResponses(transport.text);
+  assert.equal(responses[0]?.status, 500);
+  assert.equal(records[0]?.outcome, "error: boom");
+});
+
+Deno.test("http.busyReply is a complete 503 that closes", () => {
+  const text = new TextDecoder().decode(http.busyReply);
+  const { responses, rest } = parseResponses(text);
+  assert.equal(rest, "");
+  assert.equal(responses[0]?.status, 503);
+  assert.equal(responses[0]?.headers.get("connection"), "close");
+  assert.ok(responses[0]?.headers.has("date"));
+  assert.match(responses[0]!.body, /server busy/);
+});
+
+Deno.test("HTTP handler logs a refused request with what it could read of it", async () => {
+  const run = start([bytesOf(`FOO /x HTTP/1.1\r\n${H}\r\n`)]);
+  await run.done;
+  assert.equal(run.records.length, 1);
+  assert.equal(run.records[0]!.method, "FOO");
+  assert.equal(run.records[0]!.target, "/x");
+  assert.equal(run.records[0]!.status, 501);
+  assert.equal(run.records[0]!.outcome, 'Method "FOO" is not implemented');
+});

@@ -1,0 +1,86 @@
+/**
+ * HTTP/1.1 as a koan protocol: koan's own parser and writer over the
+ * handler contract, so it runs under every concurrency model and under
+ * `koan inetd --protocol http` alike (DESIGN §4). The pieces:
+ * `parser.ts` (request heads), `chunked.ts` (bodies), `writer.ts`
+ * (responses), `routes.ts` (what answers), `static.ts` (docroot files),
+ * `connection.ts` (one connection's life).
+ *
+ * @module
+ */
+import type {
+  ConnectionContext,
+  Handler,
+  Protocol,
+  ProtocolEnv,
+  Transport,
+} from "../contract.ts";
+import { type ConnectionSettings, HttpConnection } from "./connection.ts";
+import { builtInRoutes } from "./routes.ts";
+import { HttpError } from "./status.ts";
+import { errorBytes } from "./writer.ts";
+
+/** The per-generation settings every connection shares. */
+export function connectionSettings(env: ProtocolEnv): ConnectionSettings {
+  const http = env.config.http;
+  return {
+    limits: {
+      maxRequestLine: http.max_request_line,
+      maxHeaderBytes: http.max_header_bytes,
+      maxHeaders: http.max_headers,
+      maxBody: http.max_body,
+    },
+    headerTimeoutMs: http.header_timeout * 1000,
+    keepaliveTimeoutMs: http.keepalive_timeout * 1000,
+    routes: builtInRoutes(env),
+    files: env.files,
+  };
+}
+
+/**
+ * Creates the HTTP handler for one configuration generation.
+ *
+ * @example Usage
+ * ```ts
+ * import { createHttpHandler } from "./http.ts";
+ * import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
+ * import { buildConfig } from "../../config/load.ts";
+ * const handler = createHttpHandler({
+ *   config: buildConfig({}).config,
+ *   aphorisms: BUILT_IN_TABLE,
+ *   state: { draining: false },
+ * });
+ * if (typeof handler !== "function") throw new Error("no handler");
+ * ```
+ */
+export function createHttpHandler(env: ProtocolEnv): Handler {
+  const settings = connectionSettings(env);
+  return function serveHttp(
+    transport: Transport,
+    context: ConnectionContext,
+  ): Promise<void> {
+    return new HttpConnection({ transport, context, env, settings }).serve();
+  };
+}
+
+let busySecond = -1;
+let busyBytes: Uint8Array = new Uint8Array(0);
+
+/** A full 503 with a current Date, rebuilt at most once a second. */
+function busyReply(): Uint8Array {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== busySecond) {
+    busySecond = second;
+    busyBytes = errorBytes(new HttpError(503, "Error: server busy."));
+  }
+  return busyBytes;
+}
+
+/** HTTP for the registry; a refused connection gets a complete 503 with `Connection: close`. */
+export const http: Protocol = {
+  name: "http",
+  get busyReply(): Uint8Array {
+    return busyReply();
+  },
+  create: createHttpHandler,
+};

@@ -1,0 +1,146 @@
+import assert from "node:assert/strict";
+import {
+  bytesOf,
+  type Case,
+  LIMITS,
+} from "../../../tests/http_corpus/cases.ts";
+import { INVALID } from "../../../tests/http_corpus/invalid.ts";
+import { VALID } from "../../../tests/http_corpus/valid.ts";
+import { RequestParser } from "./parser.ts";
+import type { HttpRequest } from "./request.ts";
+import { HttpError } from "./status.ts";
+
+/**
+ * Feeds `bytes` to a parser `step` bytes at a time, as a connection would,
+ * and returns the first request, "incomplete", or the HttpError thrown.
+ */
+function feed(
+  bytes: Uint8Array,
+  step: number,
+): HttpRequest | "incomplete" | HttpError {
+  const parser = new RequestParser(LIMITS);
+  const buf = new Uint8Array(bytes.length);
+  let start = 0;
+  let end = 0;
+  try {
+    for (;;) {
+      if (end > start) {
+        start = parser.skipBlankLines(buf, start, end);
+        const length = parser.scan(buf, start, end);
+        if (length >= 0) return parser.parse(buf, start, length);
+      }
+      if (end === bytes.length) return "incomplete";
+      const next = Math.min(bytes.length, end + step);
+      buf.set(bytes.subarray(end, next), end);
+      end = next;
+    }
+  } catch (error) {
+    return httpError(error);
+  }
+}
+
+/** Narrows to HttpError or fails the test. */
+function httpError(value: unknown, message = ""): HttpError {
+  if (!(value instanceof HttpError)) {
+    throw new assert.AssertionError({
+      message: `${message} expected HttpError, got ${String(value)}`,
+    });
+  }
+  return value;
+}
+
+function thrown(fn: () => unknown): HttpError {
+  try {
+    fn();
+  } catch (error) {
+    return httpError(error);
+  }
+  return httpError(undefined, "nothing thrown:");
+}
+
+const parserCases = (cases: Case[]) =>
+  cases.filter((c) => c.stage === "parser");
+
+for (const item of parserCases(VALID)) {
+  Deno.test(`RequestParser accepts: ${item.name}`, () => {
+    const bytes = bytesOf(item.request);
+    // Whole, then split at every possible size: the result must not depend on it.
+    for (const step of [bytes.length, 1, 2, 7, 64]) {
+      const result = feed(bytes, step);
+      if (result === "incomplete" || result instanceof HttpError) {
+        throw new Error(`step ${step}: ${String(result)}`);
+      }
+      for (const [key, value] of Object.entries(item.parsed ?? {})) {
+        assert.deepEqual(
+          result[key as keyof HttpRequest],
+          value,
+          `step ${step}: ${key}`,
+        );
+      }
+    }
+  });
+}
+
+for (const item of parserCases(INVALID)) {
+  Deno.test(`RequestParser refuses with ${item.status}: ${item.name}`, () => {
+    const bytes = bytesOf(item.request);
+    for (const step of [bytes.length, 1, 5, 100]) {
+      const result = httpError(feed(bytes, step), `step ${step}:`);
+      assert.equal(
+        result.status,
+        item.status,
+        `step ${step}: ${result.message}`,
+      );
+    }
+  });
+}
+
+Deno.test("RequestParser.scan() reports 414 before the line ends", () => {
+  const parser = new RequestParser(LIMITS);
+  const bytes = bytesOf(`GET /${"a".repeat(LIMITS.maxRequestLine)}`);
+  assert.equal(thrown(() => parser.scan(bytes, 0, bytes.length)).status, 414);
+});
+
+Deno.test("RequestParser.scan() reports 431 before the head ends", () => {
+  const parser = new RequestParser(LIMITS);
+  const bytes = bytesOf(
+    `GET / HTTP/1.1\r\nX: ${"b".repeat(LIMITS.maxHeaderBytes + 8)}`,
+  );
+  assert.equal(thrown(() => parser.scan(bytes, 0, bytes.length)).status, 431);
+});
+
+Deno.test("RequestParser parses pipelined heads one after another", () => {
+  const parser = new RequestParser(LIMITS);
+  const bytes = bytesOf(
+    "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /b?c HTTP/1.0\r\n\r\nGET /c HTTP/1.1\r\n",
+  );
+  let start = 0;
+  const seen: string[] = [];
+  for (;;) {
+    start = parser.skipBlankLines(bytes, start, bytes.length);
+    const length = parser.scan(bytes, start, bytes.length);
+    if (length < 0) break;
+    const request = parser.parse(bytes, start, length);
+    seen.push(
+      `${request.method} ${request.path} ${request.query} 1.${request.minor}`,
+    );
+    start += length;
+  }
+  assert.deepEqual(seen, ["GET /a  1.1", "HEAD /b c 1.0"]);
+  assert.ok(parser.begun, "the third head has begun");
+});
+
+Deno.test("RequestParser counts blank lines and the head in headBytes", () => {
+  const parser = new RequestParser(LIMITS);
+  const bytes = bytesOf("\r\nGET / HTTP/1.0\r\n\r\n");
+  const start = parser.skipBlankLines(bytes, 0, bytes.length);
+  const length = parser.scan(bytes, start, bytes.length);
+  assert.equal(parser.parse(bytes, start, length).headBytes, bytes.length);
+});
+
+Deno.test("RequestParser ignores Expect: 100-continue from HTTP/1.0", () => {
+  const parser = new RequestParser(LIMITS);
+  const bytes = bytesOf("POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n");
+  const request = parser.parse(bytes, 0, parser.scan(bytes, 0, bytes.length));
+  assert.equal(request.expectContinue, false);
+});

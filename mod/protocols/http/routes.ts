@@ -1,0 +1,156 @@
+/**
+ * The route table: exact paths to built-in handlers, then static files
+ * under `docroot`, then 404. Adding a route (`/metrics`, `/status`) is one
+ * more entry in {@linkcode builtInRoutes}.
+ *
+ * Method handling is uniform: HEAD is served wherever GET is, OPTIONS
+ * answers 204 with `Allow`, any other recognised method the route does not
+ * serve is 405 with `Allow`, CONNECT is 501 (koan is no proxy).
+ *
+ * @module
+ */
+import type { ProtocolEnv } from "../contract.ts";
+import type { FileSource } from "./file_source.ts";
+import { constantReply, type Reply, textReply } from "./reply.ts";
+import type { HttpRequest, Method } from "./request.ts";
+import { serveStatic } from "./static.ts";
+import { HttpError } from "./status.ts";
+import { zenRoute } from "./zen_route.ts";
+
+/** What a route may use besides the request. */
+export interface RouteContext {
+  /** The protocol environment (config, aphorisms, daemon state). */
+  readonly env: ProtocolEnv;
+  /**
+   * Reads the whole request body (at most `http.max_body`; 413 past it),
+   * sending `100 Continue` first when the client waits for it.
+   */
+  body(): Promise<Uint8Array>;
+}
+
+/** A handler for one path. */
+export interface Route {
+  /** Methods served; HEAD is implied by GET, OPTIONS by every route. */
+  readonly methods: readonly Method[];
+  /** Answers a request; throws {@linkcode HttpError} to answer an error. */
+  handle(request: HttpRequest, context: RouteContext): Reply | Promise<Reply>;
+}
+
+/** Path → route. */
+export type RouteTable = ReadonlyMap<string, Route>;
+
+const HELLO: Reply = constantReply(textReply(200, "Hello, world!"));
+const HEALTHY: Reply = constantReply(textReply(200, "ok"));
+const DRAINING: Reply = constantReply({
+  ...textReply(503, "draining"),
+  close: true,
+});
+
+/** `GET /` without a docroot: the seeds' hello world. */
+export const helloRoute: Route = {
+  methods: ["GET"],
+  handle: () => HELLO,
+};
+
+/** `GET /healthz`: 200 `ok`, or 503 `draining` once a graceful stop began. */
+export const healthRoute: Route = {
+  methods: ["GET"],
+  handle: (_request, context) =>
+    context.env.state.draining ? DRAINING : HEALTHY,
+};
+
+/**
+ * The built-in routes for `env`. `/` says hello only when there is no
+ * docroot; with one, `/` is the root's index.html.
+ */
+export function builtInRoutes(env: ProtocolEnv): Map<string, Route> {
+  const routes = new Map<string, Route>([
+    ["/healthz", healthRoute],
+    ["/zen", zenRoute],
+  ]);
+  if (!env.files) routes.set("/", helloRoute);
+  return routes;
+}
+
+const STATIC_METHODS: readonly Method[] = ["GET"];
+const ALL_METHODS: readonly Method[] = ["GET", "POST"];
+
+/** The `Allow` value for a route's methods. */
+export function allowOf(methods: readonly Method[]): string {
+  const allowed: string[] = [];
+  for (const method of methods) {
+    allowed.push(method);
+    if (method === "GET") allowed.push("HEAD");
+  }
+  allowed.push("OPTIONS");
+  return allowed.join(", ");
+}
+
+const allowCache = new WeakMap<readonly Method[], string>();
+
+function allowLine(methods: readonly Method[]): string {
+  let line = allowCache.get(methods);
+  if (line === undefined) {
+    line = `Allow: ${allowOf(methods)}\r\n`;
+    allowCache.set(methods, line);
+  }
+  return line;
+}
+
+function serves(methods: readonly Method[], method: Method): boolean {
+  return methods.includes(method === "HEAD" ? "GET" : method);
+}
+
+function optionsReply(methods: readonly Method[]): Reply {
+  return { status: 204, extra: allowLine(methods) };
+}
+
+/** Options for {@linkcode dispatch}. */
+export interface DispatchOptions {
+  /** The route table. */
+  routes: RouteTable;
+  /** The document root, if any. */
+  files: FileSource | undefined;
+  /** What routes may use. */
+  context: RouteContext;
+}
+
+/**
+ * Finds the route for `request` and runs it.
+ *
+ * @throws {HttpError} 404, 405 (with Allow), 501 for CONNECT.
+ */
+export function dispatch(
+  request: HttpRequest,
+  options: DispatchOptions,
+): Reply | Promise<Reply> {
+  const method = request.method;
+  if (method === "CONNECT") {
+    throw new HttpError(501, "CONNECT is not implemented");
+  }
+  const route = options.routes.get(request.path);
+  if (route !== undefined) {
+    if (serves(route.methods, method)) {
+      return route.handle(request, options.context);
+    }
+    if (method === "OPTIONS") return optionsReply(route.methods);
+    throw new HttpError(
+      405,
+      `${method} is not allowed here`,
+      allowLine(route.methods),
+    );
+  }
+  if (request.path === "*") return optionsReply(ALL_METHODS);
+  if (options.files !== undefined) {
+    if (serves(STATIC_METHODS, method)) {
+      return serveStatic(request, options.files);
+    }
+    if (method === "OPTIONS") return optionsReply(STATIC_METHODS);
+    throw new HttpError(
+      405,
+      `${method} is not allowed here`,
+      allowLine(STATIC_METHODS),
+    );
+  }
+  throw new HttpError(404, `No route for "${request.path}"`);
+}

@@ -1,0 +1,298 @@
+/**
+ * Response serialization into a reusable per-connection buffer. Constant
+ * parts are bytes computed once (status lines, `Server`, content types);
+ * `Date` is rendered once per second for the whole process. Responses to a
+ * pipelined batch accumulate in one {@linkcode OutBuffer} and leave in one
+ * write (the TCP_CORK effect).
+ *
+ * @module
+ */
+import { VERSION } from "../../version.ts";
+import { type HttpError, reasonOf } from "./status.ts";
+
+const encoder = new TextEncoder();
+
+/** Growable output buffer; `bytes.subarray(0, length)` is what to send. */
+export class OutBuffer {
+  /** Backing store; replaced when it grows. */
+  bytes: Uint8Array;
+  /** Bytes queued. */
+  length = 0;
+  #initial: number;
+  #view: Uint8Array | undefined;
+
+  /** `initial` is the starting (and idle) capacity. */
+  constructor(initial = 4096) {
+    this.#initial = initial;
+    this.bytes = new Uint8Array(initial);
+  }
+
+  /** Makes room for `extra` more bytes. */
+  ensure(extra: number): void {
+    const need = this.length + extra;
+    if (need <= this.bytes.length) return;
+    let size = this.bytes.length * 2;
+    while (size < need) size *= 2;
+    const grown = new Uint8Array(size);
+    grown.set(this.bytes.subarray(0, this.length));
+    this.bytes = grown;
+    this.#view = undefined;
+  }
+
+  /** Appends bytes. */
+  put(chunk: Uint8Array): void {
+    this.ensure(chunk.length);
+    this.bytes.set(chunk, this.length);
+    this.length += chunk.length;
+  }
+
+  /** Appends a string of code points below 256 (header lines). */
+  putAscii(text: string): void {
+    this.ensure(text.length);
+    const bytes = this.bytes;
+    let at = this.length;
+    for (let i = 0; i < text.length; i++) bytes[at++] = text.charCodeAt(i);
+    this.length = at;
+  }
+
+  /** Appends a non-negative integer in decimal without making a string. */
+  putDecimal(value: number): void {
+    if (value < 10) {
+      this.ensure(1);
+      this.bytes[this.length++] = 0x30 + value;
+      return;
+    }
+    let digits = 0;
+    for (let rest = value; rest >= 1; rest = Math.floor(rest / 10)) digits++;
+    this.ensure(digits);
+    let at = this.length + digits;
+    this.length = at;
+    for (let rest = value; rest >= 1; rest = Math.floor(rest / 10)) {
+      this.bytes[--at] = 0x30 + (rest % 10);
+    }
+  }
+
+  /** The queued bytes (a view, valid until the next change). */
+  view(): Uint8Array {
+    // Same-sized batches (a benchmark, a poller) reuse the last view.
+    const last = this.#view;
+    if (last !== undefined && last.length === this.length) return last;
+    return this.#view = this.bytes.subarray(0, this.length);
+  }
+
+  /** Empties the buffer, shrinking it back if a big response grew it. */
+  clear(): void {
+    this.length = 0;
+    if (this.bytes.length > 16 * this.#initial) {
+      this.bytes = new Uint8Array(this.#initial);
+      this.#view = undefined;
+    }
+  }
+}
+
+const STATUS_LINES = new Map<number, Uint8Array>();
+
+/** `HTTP/1.1 <status> <reason>\r\n` as bytes, cached. */
+export function statusLine(status: number): Uint8Array {
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = encoder.encode(`HTTP/1.1 ${status} ${reasonOf(status)}\r\n`);
+    STATUS_LINES.set(status, line);
+  }
+  return line;
+}
+
+/** `Server: koan/<version>\r\n`. */
+export const SERVER_LINE: Uint8Array = encoder.encode(
+  `Server: koan/${VERSION}\r\n`,
+);
+
+/** Monotonic time (ms) at which the cached Date line goes stale. */
+let dateStaleAt = -Infinity;
+let dateBytes: Uint8Array = new Uint8Array(0);
+/** Bumped whenever the Date line changes, to invalidate prefixes built on it. */
+let dateVersion = 0;
+
+/**
+ * `Date: <IMF-fixdate>\r\n` for now, rendered once a second. `mono` is a
+ * `performance.now()` reading the caller already has: the wall clock is
+ * read only when the monotonic clock says the second may have changed, so
+ * the hot path pays one comparison.
+ */
+export function dateLine(mono: number = performance.now()): Uint8Array {
+  if (mono < dateStaleAt) return dateBytes;
+  const wall = Date.now();
+  const next = `Date: ${new Date(wall).toUTCString()}\r\n`;
+  dateStaleAt = mono + 1000 - (wall % 1000);
+  if (dateBytes.length !== next.length || next !== lastDate) {
+    lastDate = next;
+    dateBytes = encoder.encode(next);
+    dateVersion++;
+  }
+  return dateBytes;
+}
+
+let lastDate = "";
+
+/** Per status: the status line, Date and Server as one array, and the Date it was built with. */
+const prefixes: { bytes: Uint8Array; version: number }[] = [];
+
+/**
+ * Status line, Date and Server lines as one byte array (one copy per
+ * response instead of three), rebuilt when the Date line changes.
+ */
+export function responsePrefix(status: number, mono?: number): Uint8Array {
+  const date = dateLine(mono);
+  const cached = prefixes[status];
+  if (cached !== undefined && cached.version === dateVersion) {
+    return cached.bytes;
+  }
+  const line = statusLine(status);
+  const bytes = new Uint8Array(line.length + date.length + SERVER_LINE.length);
+  bytes.set(line);
+  bytes.set(date, line.length);
+  bytes.set(SERVER_LINE, line.length + date.length);
+  if (status >= 100 && status < 600) {
+    prefixes[status] = { bytes, version: dateVersion };
+  }
+  return bytes;
+}
+
+/** The Content-Type line for `type`, as bytes, cached. */
+const TYPE_LINES = new Map<string, Uint8Array>();
+
+/** `Content-Type: <type>\r\n` as bytes, cached per type. */
+export function contentTypeLine(type: string): Uint8Array {
+  let line = TYPE_LINES.get(type);
+  if (line === undefined) {
+    line = encoder.encode(`Content-Type: ${type}\r\n`);
+    if (TYPE_LINES.size < 256) TYPE_LINES.set(type, line);
+  }
+  return line;
+}
+
+/**
+ * What the `Connection` header must say: nothing (HTTP/1.1 keeps the
+ * connection by default), `close`, or `keep-alive` (an HTTP/1.0 client
+ * asked for it).
+ */
+export type ConnectionHeader = "none" | "close" | "keep-alive";
+
+const CLOSE_LINE = encoder.encode("Connection: close\r\n");
+const KEEP_ALIVE_LINE = encoder.encode("Connection: keep-alive\r\n");
+const CONTENT_LENGTH = encoder.encode("Content-Length: ");
+const CRLF = encoder.encode("\r\n");
+
+/** What goes into a response head besides the status. */
+export interface HeadOptions {
+  /** Content-Type and other constant lines, as bytes. */
+  fixed?: Uint8Array | undefined;
+  /** Dynamic header lines, each ending in CRLF (ASCII). */
+  extra?: string | undefined;
+  /** Content-Length to declare; negative: none (204, 304). */
+  contentLength: number;
+  /** The Connection header to send. */
+  connection: ConnectionHeader;
+  /** A recent `performance.now()`, for the Date line. */
+  now?: number;
+}
+
+/**
+ * Appends a response head: status line, Date, Server, then the given
+ * lines, Content-Length, Connection and the blank line.
+ *
+ * @example Usage
+ * ```ts
+ * import { OutBuffer, writeHead } from "./writer.ts";
+ * const out = new OutBuffer();
+ * writeHead(out, 204, { contentLength: -1, connection: "none" });
+ * const text = new TextDecoder().decode(out.view());
+ * if (!text.startsWith("HTTP/1.1 204 No Content\r\n")) throw new Error(text);
+ * ```
+ */
+export function writeHead(
+  out: OutBuffer,
+  status: number,
+  options: HeadOptions,
+): void {
+  out.put(responsePrefix(status, options.now));
+  if (options.fixed !== undefined) out.put(options.fixed);
+  if (options.extra !== undefined) out.putAscii(options.extra);
+  if (options.contentLength >= 0) {
+    out.put(CONTENT_LENGTH);
+    out.putDecimal(options.contentLength);
+    out.put(CRLF);
+  }
+  if (options.connection === "close") out.put(CLOSE_LINE);
+  else if (options.connection === "keep-alive") out.put(KEEP_ALIVE_LINE);
+  out.put(CRLF);
+}
+
+/** Index into {@linkcode presetTails} for a Connection header and HEAD-ness. */
+export function tailIndex(connection: ConnectionHeader, head: boolean): number {
+  return (connection === "none" ? 0 : connection === "close" ? 2 : 4) +
+    (head ? 1 : 0);
+}
+
+/**
+ * Everything after the Server line of a constant response, precomputed
+ * for each Connection header, with and without the body (HEAD): the hot
+ * path then copies two arrays per response. Index with {@linkcode tailIndex}.
+ */
+export function presetTails(
+  options: { fixed?: Uint8Array; extra?: string; body: Uint8Array },
+): Uint8Array[] {
+  const tails: Uint8Array[] = [];
+  for (const connection of ["none", "close", "keep-alive"] as const) {
+    for (const head of [false, true]) {
+      const out = new OutBuffer(256);
+      if (options.fixed !== undefined) out.put(options.fixed);
+      if (options.extra !== undefined) out.putAscii(options.extra);
+      out.put(CONTENT_LENGTH);
+      out.putDecimal(options.body.length);
+      out.put(CRLF);
+      if (connection === "close") out.put(CLOSE_LINE);
+      else if (connection === "keep-alive") out.put(KEEP_ALIVE_LINE);
+      out.put(CRLF);
+      if (!head) out.put(options.body);
+      tails[tailIndex(connection, head)] = out.view().slice();
+    }
+  }
+  return tails;
+}
+
+/** The text/plain type every built-in text answer uses. */
+export const TEXT_PLAIN = "text/plain; charset=utf-8";
+const TEXT_PLAIN_LINE = contentTypeLine(TEXT_PLAIN);
+
+/**
+ * Appends the response for an {@linkcode HttpError}: the status, its
+ * detail as text, and `Connection: close` (koan closes after every error).
+ * This is the one place parse and limit errors become bytes. Returns the
+ * bytes appended.
+ */
+export function writeError(
+  out: OutBuffer,
+  error: HttpError,
+  options: { head?: boolean } = {},
+): number {
+  const before = out.length;
+  const body = encoder.encode(
+    `${error.status} ${reasonOf(error.status)}: ${error.message}\n`,
+  );
+  writeHead(out, error.status, {
+    fixed: TEXT_PLAIN_LINE,
+    extra: error.headers || undefined,
+    contentLength: body.length,
+    connection: "close",
+  });
+  if (!options.head) out.put(body);
+  return out.length - before;
+}
+
+/** A complete error response as fresh bytes (busy reply, header timeout). */
+export function errorBytes(error: HttpError): Uint8Array {
+  const out = new OutBuffer(256);
+  writeError(out, error);
+  return out.view().slice();
+}

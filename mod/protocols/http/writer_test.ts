@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { VERSION } from "../../version.ts";
+import { HttpError } from "./status.ts";
+import {
+  dateLine,
+  errorBytes,
+  OutBuffer,
+  presetTails,
+  tailIndex,
+  writeError,
+  writeHead,
+} from "./writer.ts";
+
+const decoder = new TextDecoder();
+const text = (out: OutBuffer) => decoder.decode(out.view());
+
+Deno.test("writeHead() writes status, Date, Server, fields, length, blank line", () => {
+  const out = new OutBuffer(16);
+  writeHead(out, 200, {
+    fixed: new TextEncoder().encode("Content-Type: text/plain\r\n"),
+    extra: 'ETag: "x"\r\n',
+    contentLength: 1234567,
+    connection: "none",
+  });
+  const lines = text(out).split("\r\n");
+  assert.equal(lines[0], "HTTP/1.1 200 OK");
+  assert.match(
+    lines[1]!,
+    /^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/,
+  );
+  assert.equal(lines[2], `Server: koan/${VERSION}`);
+  assert.deepEqual(lines.slice(3), [
+    "Content-Type: text/plain",
+    'ETag: "x"',
+    "Content-Length: 1234567",
+    "",
+    "",
+  ]);
+});
+
+Deno.test("writeHead() says close or keep-alive only when it must", () => {
+  for (
+    const [connection, line] of [
+      ["none", undefined],
+      ["close", "Connection: close"],
+      ["keep-alive", "Connection: keep-alive"],
+    ] as const
+  ) {
+    const out = new OutBuffer();
+    writeHead(out, 204, { contentLength: -1, connection });
+    const head = text(out);
+    assert.equal(head.includes("Content-Length"), false);
+    assert.equal(
+      head.split("\r\n").find((l) => l.startsWith("Connection")),
+      line,
+    );
+  }
+});
+
+Deno.test("dateLine() matches the wall clock's second", () => {
+  const line = decoder.decode(dateLine());
+  const date = Date.parse(line.slice(6, -2));
+  assert.ok(Math.abs(date - Date.now()) < 2000, line);
+});
+
+Deno.test("OutBuffer.putDecimal() writes every magnitude", () => {
+  for (const n of [0, 7, 10, 99, 100, 65536, 1048576, 2 ** 40]) {
+    const out = new OutBuffer(1);
+    out.putDecimal(n);
+    assert.equal(text(out), String(n));
+  }
+});
+
+Deno.test("OutBuffer grows, then shrinks back on clear()", () => {
+  const out = new OutBuffer(8);
+  out.put(new Uint8Array(1000).fill(65));
+  assert.equal(out.length, 1000);
+  assert.ok(out.bytes.length >= 1000);
+  out.clear();
+  assert.equal(out.length, 0);
+  assert.equal(out.bytes.length, 8);
+});
+
+Deno.test("presetTails() equals what writeHead() would write", () => {
+  const fixed = new TextEncoder().encode("Content-Type: text/plain\r\n");
+  const body = new TextEncoder().encode("Hello, world!");
+  const tails = presetTails({ fixed, body });
+  for (const connection of ["none", "close", "keep-alive"] as const) {
+    for (const head of [false, true]) {
+      const out = new OutBuffer();
+      writeHead(out, 200, { fixed, contentLength: body.length, connection });
+      if (!head) out.put(body);
+      const full = text(out);
+      const tail = decoder.decode(tails[tailIndex(connection, head)]);
+      assert.ok(full.endsWith(tail), `${connection} ${head}`);
+      assert.ok(full.slice(0, -tail.length).endsWith(`koan/${VERSION}\r\n`));
+    }
+  }
+});
+
+Deno.test("writeError() answers the status with its detail and closes", () => {
+  const out = new OutBuffer();
+  const error = new HttpError(
+    405,
+    "POST is not allowed here",
+    "Allow: GET\r\n",
+  );
+  const n = writeError(out, error);
+  const response = text(out);
+  assert.equal(n, out.length);
+  assert.match(response, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
+  assert.match(response, /\r\nAllow: GET\r\n/);
+  assert.match(response, /\r\nConnection: close\r\n/);
+  assert.ok(
+    response.endsWith(
+      "\r\n\r\n405 Method Not Allowed: POST is not allowed here\n",
+    ),
+  );
+  const head = new OutBuffer();
+  writeError(head, error, { head: true });
+  assert.ok(text(head).endsWith("\r\n\r\n"), "HEAD gets no body");
+});
+
+Deno.test("errorBytes() is a standalone copy", () => {
+  const bytes = errorBytes(new HttpError(408, "slow"));
+  assert.match(decoder.decode(bytes), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+});
