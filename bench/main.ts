@@ -3,12 +3,13 @@
  * a baseline in the same run (ratios, not absolute times). Results are
  * printed and written to bench/results/ (kept out of git).
  *
- * Usage: deno task bench [--seconds N] [--only zen,many]
+ * Usage: deno task bench [--seconds N] [--only zen,many,http,models]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { benchManyConnections, benchZen } from "./zen.ts";
+import { benchModels, formatRows } from "./models.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -59,6 +60,18 @@ if (wanted("many")) {
     if (!(error instanceof RangeError)) throw error;
     console.log(`skipped: ${error.message}`);
   }
+}
+
+if (wanted("models")) {
+  console.log(
+    `\n== Every model x (Zen fast, Zen 50 ms blocking work, HTTP keep-alive), ${seconds} s each ==`,
+  );
+  const rows = await benchModels({
+    seconds,
+    onProgress: (workload, model) => console.error(`  ${workload} / ${model}`),
+  });
+  console.log(formatRows(rows));
+  report.models = rows;
 }
 
 await Deno.mkdir(new URL("./results/", import.meta.url), { recursive: true });

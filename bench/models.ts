@@ -12,13 +12,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { MODEL_NAMES } from "../mod/config/settings.ts";
-import {
-  type BenchDaemonOptions,
-  startBenchDaemon,
-} from "../mod/bench/daemon.ts";
-import { type LoadOptions, runLoad } from "../mod/bench/load.ts";
-import { peakRss } from "../mod/bench/proc.ts";
+import type { BenchDaemonOptions } from "../mod/bench/daemon.ts";
+import { compareModels } from "../mod/bench/compare.ts";
+import type { LoadOptions } from "../mod/bench/load.ts";
 import { PROTOCOLS } from "../mod/protocols/registry.ts";
 
 /** One model under one workload. */
@@ -78,56 +74,27 @@ function workloads(seconds: number): Workload[] {
   return list;
 }
 
-/**
- * Waits for the master's "listening on" line, which a pool logs only once
- * every worker listens. Connecting as soon as the port answers is not
- * enough: the kernel spreads each new connection over the reusePort
- * sockets open at that moment, so clients that connect while the pool is
- * still booting all land on its first workers.
- */
-async function allListening(log: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!/listening on/.test(log())) {
-    if (Date.now() > deadline) throw new Error(`never listening:\n${log()}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 /** Runs every model under every workload; one row each. */
 export async function benchModels(
   options: BenchModelsOptions,
 ): Promise<Row[]> {
   const rows: Row[] = [];
   for (const workload of workloads(options.seconds)) {
-    for (const model of MODEL_NAMES) {
-      options.onProgress?.(workload.name, model);
-      const daemon = await startBenchDaemon({
-        ...workload.daemon,
-        protocol: workload.load.protocol,
-        model,
-        // Info level for the "listening on" line; still no access lines.
-        sections: {
-          ...workload.daemon.sections,
-          log: { level: "info", access: false },
-        },
+    const measured = await compareModels({
+      load: workload.load,
+      ...workload.daemon,
+      onModel: (model) => options.onProgress?.(workload.name, model),
+    });
+    for (const row of measured) {
+      rows.push({
+        workload: workload.name,
+        model: row.model,
+        qps: row.qps,
+        p50: row.p50,
+        p99: row.p99,
+        errors: row.errors,
+        rssMiB: row.peakRss / 2 ** 20,
       });
-      const memory = peakRss(daemon.pid);
-      try {
-        await allListening(daemon.log);
-        const result = await runLoad({ ...workload.load, port: daemon.port });
-        rows.push({
-          workload: workload.name,
-          model,
-          qps: result.qps,
-          p50: result.p50,
-          p99: result.p99,
-          errors: result.errors,
-          rssMiB: memory.stop() / 2 ** 20,
-        });
-      } finally {
-        memory.stop();
-        await daemon.stop();
-      }
     }
   }
   return rows;

@@ -184,7 +184,7 @@ export async function benchManyConnections(
         refused++;
       }
     }));
-    const rssBytes = treeRss(koan.pid);
+    const rssBytes = await treeRss(koan.pid);
     return {
       connections: conns.length,
       answered,

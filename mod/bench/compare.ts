@@ -64,11 +64,11 @@ export async function compareModels(
         p90: result.p90,
         p99: result.p99,
         errors: result.errors,
-        peakRss: memory.stop(),
+        peakRss: await memory.stop(),
         requests: result.requests,
       });
     } finally {
-      memory.stop();
+      await memory.stop();
       await daemon.stop();
     }
   }

@@ -40,24 +40,26 @@ export function freePort(): number {
   return (listener.addr as Deno.NetAddr).port;
 }
 
-/** Waits until `port` accepts a connection, or the process exits. */
+/**
+ * Waits for the master's "listening on" line for `port`. A pool logs it only
+ * once every worker listens; connecting as soon as the port answers is not
+ * enough, because the kernel spreads new connections over the reusePort
+ * sockets open at that moment, so clients that connect while a pool boots
+ * all land on its first workers.
+ */
 async function waitListening(
   port: number,
+  log: () => string,
   exited: Promise<number>,
   timeoutMs: number,
 ): Promise<void> {
   let gone = false;
   exited.then(() => gone = true);
+  const pattern = new RegExp(`listening on \\S*:${port}\\b`);
   const deadline = Date.now() + timeoutMs;
-  while (!gone) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch {
-      if (Date.now() > deadline) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  while (!gone && Date.now() < deadline) {
+    if (pattern.test(log())) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`the daemon did not start listening on port ${port}`);
 }
@@ -79,7 +81,8 @@ export async function startBenchDaemon(
   }
   const document = {
     listener: [listener],
-    log: { access: false, level: "warning" },
+    // Info for the "listening on" line; no access lines to skew the load.
+    log: { access: false, level: "info" },
     limits: { max_connections: 100_000 },
     ...options.sections,
   };
@@ -109,7 +112,7 @@ export async function startBenchDaemon(
     }
   };
   try {
-    await waitListening(port, exited, 30_000);
+    await waitListening(port, () => stderr, exited, 30_000);
   } catch (error) {
     kill("SIGKILL");
     await exited;

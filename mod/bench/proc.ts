@@ -12,12 +12,13 @@ interface Row {
   rssBytes: number;
 }
 
-function snapshot(): Row[] {
-  const output = new Deno.Command("ps", {
+async function snapshot(): Promise<Row[]> {
+  // Asynchronous, so sampling never stalls the load generator's event loop.
+  const output = await new Deno.Command("ps", {
     args: ["-e", "-o", "pid=,ppid=,rss="],
     stdout: "piped",
     stderr: "null",
-  }).outputSync();
+  }).output();
   return new TextDecoder().decode(output.stdout).trim().split("\n").map(
     (line) => {
       const [pid, ppid, rss] = line.trim().split(/\s+/).map(Number);
@@ -27,8 +28,8 @@ function snapshot(): Row[] {
 }
 
 /** RSS of `pid` and all its descendants, in bytes (0 if gone). */
-export function treeRss(pid: number): number {
-  const rows = snapshot();
+export async function treeRss(pid: number): Promise<number> {
+  const rows = await snapshot();
   const byParent = new Map<number, Row[]>();
   for (const row of rows) {
     const siblings = byParent.get(row.ppid) ?? [];
@@ -46,16 +47,27 @@ export function treeRss(pid: number): number {
   return total;
 }
 
-/** Samples `treeRss(pid)` every `everyMs` until stopped; returns the peak. */
-export function peakRss(pid: number, everyMs = 200): { stop(): number } {
-  let peak = treeRss(pid);
+/** Samples `treeRss(pid)` every `everyMs` until stopped; `stop()` gives the peak. */
+export function peakRss(
+  pid: number,
+  everyMs = 500,
+): { stop(): Promise<number> } {
+  let peak = 0;
+  let stopped = false;
+  const sample = async () => {
+    const rss = await treeRss(pid);
+    if (!stopped) peak = Math.max(peak, rss);
+  };
+  let pending = sample();
   const timer = setInterval(() => {
-    peak = Math.max(peak, treeRss(pid));
+    pending = pending.then(sample);
   }, everyMs);
   return {
-    stop() {
+    async stop() {
       clearInterval(timer);
-      return Math.max(peak, treeRss(pid));
+      await pending.then(sample);
+      stopped = true;
+      return peak;
     },
   };
 }
