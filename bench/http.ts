@@ -7,6 +7,9 @@
  * Both servers run with logging off and, where `taskset` and two CPUs
  * exist, pinned to CPU 0 with wrk on CPU 1, so the two sides do not fight
  * over cores; runs alternate between the servers and the median is kept.
+ * Besides requests per second, each row gives the server's CPU time per
+ * response (from /proc): on a machine shared with other work, throughput
+ * swings with the neighbours while CPU per request stays put.
  *
  * Usage: deno run --allow-net --allow-read --allow-write --allow-env
  * --allow-run --allow-sys bench/http.ts [--seconds N] [--connections N]
@@ -33,6 +36,11 @@ export interface Row {
   p99Ms?: number;
   /** Socket errors, timeouts and non-2xx responses over all rounds. */
   errors: number;
+  /**
+   * Server CPU time (user + system, from /proc) per response in µs, median
+   * of the rounds: steadier than rps when other work shares the machine.
+   */
+  cpuUsPerRequest?: number;
 }
 
 /** Options for {@linkcode benchHttp}. */
@@ -53,9 +61,12 @@ const QUIET = '[log]\naccess = false\nlevel = "warning"\n';
 
 interface WrkResult {
   rps: number;
+  /** Responses counted by wrk. */
+  requests: number;
   p50Ms?: number;
   p99Ms?: number;
   errors: number;
+  cpuUsPerRequest?: number;
 }
 
 function toMs(value: string, unit: string): number {
@@ -66,25 +77,52 @@ function toMs(value: string, unit: string): number {
 /** Reads the figures out of wrk's report. */
 export function parseWrk(text: string): WrkResult {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? NaN);
+  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
   const percentile = (p: string) => {
     const match = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(
       text,
     );
-    return match ? toMs(match[1]!, match[2]!) : undefined;
+    // wrk prints 0 when it has no sample for a percentile (pipelining).
+    const ms = match ? toMs(match[1]!, match[2]!) : 0;
+    return ms > 0 ? ms : undefined;
   };
   let errors = 0;
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
-    .exec(text);
+  const socket =
+    /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
+      .exec(text);
   if (socket) {
     errors += socket.slice(1).reduce((sum, n) => sum + Number(n), 0);
   }
   errors += Number(/Non-2xx or 3xx responses: (\d+)/.exec(text)?.[1] ?? 0);
-  const result: WrkResult = { rps, errors };
+  const result: WrkResult = { rps, requests, errors };
   const p50 = percentile("50");
   const p99 = percentile("99");
   if (p50 !== undefined) result.p50Ms = p50;
   if (p99 !== undefined) result.p99Ms = p99;
   return result;
+}
+
+/**
+ * CPU time (user + system) of `pid` in µs, from /proc; undefined off
+ * Linux. Read through `cat`: Deno grants another process's /proc entries
+ * only with --allow-all, which benchmarks do not take.
+ */
+async function cpuTimeUs(pid: number): Promise<number | undefined> {
+  try {
+    const output = await new Deno.Command("cat", {
+      args: [`/proc/${pid}/stat`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!output.success) return undefined;
+    const stat = new TextDecoder().decode(output.stdout);
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15, in clock ticks (100 a second
+    // on every Linux koan runs on; USER_HZ is fixed in the kernel ABI).
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
 }
 
 async function hasCommand(path: string): Promise<boolean> {
@@ -106,9 +144,12 @@ async function pin(pid: number, pinning: boolean): Promise<void> {
 }
 
 async function wrk(
-  options: { port: number; seconds: number; connections: number },
+  options: { port: number; seconds: number; connections: number; pid?: number },
   extra: { pinning: boolean; depth?: number },
 ): Promise<WrkResult> {
+  const cpuBefore = options.pid === undefined
+    ? undefined
+    : await cpuTimeUs(options.pid);
   const wrkArgs = [
     "-t1",
     `-c${options.connections}`,
@@ -128,7 +169,14 @@ async function wrk(
       `wrk failed: ${new TextDecoder().decode(output.stderr) || text}`,
     );
   }
-  return parseWrk(text);
+  const result = parseWrk(text);
+  const cpuAfter = options.pid === undefined
+    ? undefined
+    : await cpuTimeUs(options.pid);
+  if (cpuBefore !== undefined && cpuAfter !== undefined && result.requests) {
+    result.cpuUsPerRequest = (cpuAfter - cpuBefore) / result.requests;
+  }
+  return result;
 }
 
 function median(values: number[]): number {
@@ -144,15 +192,20 @@ function summarize(name: string, runs: WrkResult[]): Row {
   };
   const p50 = runs.flatMap((r) => r.p50Ms === undefined ? [] : [r.p50Ms]);
   const p99 = runs.flatMap((r) => r.p99Ms === undefined ? [] : [r.p99Ms]);
+  const cpu = runs.flatMap((r) =>
+    r.cpuUsPerRequest === undefined ? [] : [r.cpuUsPerRequest]
+  );
   if (p50.length) row.p50Ms = median(p50);
   if (p99.length) row.p99Ms = median(p99);
+  if (cpu.length) row.cpuUsPerRequest = median(cpu);
   return row;
 }
 
 /**
  * Runs the HTTP comparison and returns one row per server and workload,
- * baseline first, plus the koan/Deno.serve ratios as rows of their own
- * (`rps` holds the ratio).
+ * baseline first, plus the koan/Deno.serve ratios as rows of their own:
+ * `rps` holds the throughput ratio, `cpuUsPerRequest` the efficiency ratio
+ * (Deno.serve's CPU per response over koan's; 1 = as cheap).
  *
  * @throws {Error} when wrk is not installed.
  */
@@ -185,7 +238,10 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<Row[]> {
       ], koanPort),
     );
     for (const server of servers) await pin(server.pid, pinning);
-    const sides = [["Deno.serve", basePort], ["koan async", koanPort]] as const;
+    const sides = [
+      ["Deno.serve", basePort, servers[0]!.pid],
+      ["koan async", koanPort, servers[1]!.pid],
+    ] as const;
     const workloads = [["keep-alive", undefined], [
       `pipelined x${depth}`,
       depth,
@@ -201,10 +257,10 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<Row[]> {
       for (let round = 0; round < rounds; round++) {
         // Alternate which side goes first so drift hits both alike.
         const order = round % 2 === 0 ? sides : [...sides].reverse();
-        for (const [side, port] of order) {
+        for (const [side, port, pid] of order) {
           const key = `${side}, ${workload}`;
           const result = await wrk(
-            { port, seconds: opts.seconds, connections: opts.connections },
+            { port, seconds: opts.seconds, connections: opts.connections, pid },
             pipelineDepth === undefined
               ? { pinning }
               : { pinning, depth: pipelineDepth },
@@ -223,11 +279,16 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<Row[]> {
         `koan async, ${workload}`,
         runs.get(`koan async, ${workload}`)!,
       );
-      rows.push(base, koan, {
+      const ratio: Row = {
         name: `ratio koan/Deno.serve, ${workload}`,
         rps: koan.rps / base.rps,
         errors: 0,
-      });
+      };
+      if (koan.cpuUsPerRequest && base.cpuUsPerRequest) {
+        // Requests per CPU-second, koan over Deno.serve.
+        ratio.cpuUsPerRequest = base.cpuUsPerRequest / koan.cpuUsPerRequest;
+      }
+      rows.push(base, koan, ratio);
     }
     return rows;
   } finally {
@@ -249,10 +310,17 @@ if (import.meta.main) {
     connections: Number(values.connections),
     rounds: Number(values.rounds),
   });
-  console.table(rows.map((row) => ({
-    ...row,
-    rps: row.name.startsWith("ratio")
-      ? `${row.rps.toFixed(2)}x`
-      : Math.round(row.rps),
-  })));
+  console.table(rows.map((row) => {
+    const ratio = row.name.startsWith("ratio");
+    const cpu = row.cpuUsPerRequest;
+    return {
+      ...row,
+      rps: ratio ? `${row.rps.toFixed(2)}x` : Math.round(row.rps),
+      cpuUsPerRequest: cpu === undefined
+        ? undefined
+        : ratio
+        ? `${cpu.toFixed(2)}x`
+        : Number(cpu.toFixed(2)),
+    };
+  }));
 }

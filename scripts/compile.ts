@@ -23,26 +23,15 @@ const ROOT = new URL("../", import.meta.url);
 /** Where the units and docs install the binary; the processes models run it from there. */
 export const INSTALL_PATH = "/usr/local/bin/koan";
 
-/** Environment variables koan reads. */
-export const ENV_NAMES = [
-  "KOAN_CONFIG",
-  "LISTEN_FDS",
-  "LISTEN_PID",
-  "LISTEN_FDNAMES",
-  "NOTIFY_SOCKET",
-  "WATCHDOG_USEC",
-  "WATCHDOG_PID",
-  "REMOTE_HOST",
-  "REMOTE_ADDR",
-] as const;
-
 /**
  * The permission flags baked into the binary, each with the reason it is
  * needed:
  * - net: listeners bind the addresses the config names (known only then);
  * - read: config file, aphorism table, docroot, all chosen by the config;
  * - write: log file and pid file (config), the notify socket;
- * - env: only the variables koan reads ({@linkcode ENV_NAMES});
+ * - env: koan reads KOAN_CONFIG, LISTEN_*, NOTIFY_SOCKET, WATCHDOG_* and
+ *   REMOTE_*, but `node:child_process` (the processes models' children)
+ *   reads the whole environment to pass it on, so env cannot be narrowed;
  * - run: only the binary itself (the `processes` and
  *   `process-per-connection` models start copies of it);
  * - sys: `osUptime` for the status page and bench;
@@ -55,7 +44,7 @@ export function permissionFlags(installPath = INSTALL_PATH): string[] {
     "--allow-net",
     "--allow-read",
     "--allow-write",
-    `--allow-env=${ENV_NAMES.join(",")}`,
+    "--allow-env",
     `--allow-run=${installPath}`,
     "--allow-sys=osUptime",
     `--allow-ffi=${LIBC_PATHS.join(",")}`,

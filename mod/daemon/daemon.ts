@@ -130,6 +130,9 @@ export class Daemon {
     const config = planConfig(loaded, inherited, options);
     const generation = await makeGeneration(config);
     const daemon = new Daemon(options, generation, inherited);
+    // From here a signal is queued, not fatal: a TERM that arrives while
+    // the listeners start is acted on as soon as the loop runs.
+    daemon.#signals.listen();
     for (const note of loaded.notes) logger.info(note);
     for (const socket of inherited) {
       logger.info("socket activation: fd {fd} {name} on {address}", {
@@ -221,7 +224,6 @@ export class Daemon {
 
   /** Runs the signal loop; resolves with the exit code. */
   async run(): Promise<number> {
-    this.#signals.listen();
     try {
       for (;;) {
         const signal = await this.#signals.next();

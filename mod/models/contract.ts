@@ -67,6 +67,10 @@ export interface WorkerStats {
   connections: number;
   /** Connections it has accepted since it started. */
   served: number;
+  /** When it started (ms since the epoch). */
+  startedAt: number;
+  /** How many workers before it in its line exited unexpectedly and were replaced. */
+  restarts: number;
 }
 
 /** Counters a running listener reports. */

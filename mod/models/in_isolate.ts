@@ -11,6 +11,7 @@ import { protocolEnv } from "./env.ts";
 import { protocolFor } from "../protocols/registry.ts";
 import { Acceptor, type AcceptSource } from "../net/acceptor.ts";
 import { openSource } from "../net/listen.ts";
+import { formatAddress } from "../config/address.ts";
 import {
   type AdjustableLimiter,
   type LimiterSettings,
@@ -24,6 +25,8 @@ export interface InIsolateOptions {
   concurrency: number;
   /** Set SO_REUSEPORT so siblings and a reload's successor can share the port. @default {false} */
   reusePort?: boolean;
+  /** Accept from this instead of binding the listener's address (a pool's shared socket). */
+  source?: AcceptSource;
   /** Admission control; a {@linkcode LocalLimiter} from the generation when absent. */
   limiter?: AdjustableLimiter;
   /** Wraps the bound source (the processes model asks its master before serving). */
@@ -59,7 +62,7 @@ export function serveInIsolate(
 ): InIsolateListener {
   const { spec, state } = context;
   const protocol = protocolFor(spec.listener.protocol);
-  const bound = openSource(spec.address, {
+  const bound = options.source ?? openSource(spec.address, {
     reusePort: options.reusePort ?? false,
   });
   const source = options.wrapSource ? options.wrapSource(bound) : bound;
@@ -76,6 +79,7 @@ export function serveInIsolate(
     concurrency: options.concurrency,
     sendTimeoutMs: () => generation.config.limits.send_timeout * 1000,
     access: context.access,
+    label: formatAddress(spec.address),
     onConnection: () => {
       served++;
       options.onConnection?.();

@@ -8,6 +8,7 @@
 import type { Config } from "../config/settings.ts";
 import { makeTable } from "../protocols/zen/aphorisms.ts";
 import type { Refusal } from "../net/limiter.ts";
+import type { MetricsSnapshot } from "../metrics/registry.ts";
 import type { Generation, ListenerSpec } from "./contract.ts";
 
 /** A generation as JSON can carry it (answers as text). */
@@ -47,6 +48,12 @@ export interface PoolInit<G = Generation> {
   beatMs: number;
   /** Threads only: the listener's shared limiter and this worker's slot in it. */
   limiter?: { buffer: SharedArrayBuffer; slot: number };
+  /**
+   * Descriptor of the pool's shared listening socket, owned by the worker
+   * (a thread's own duplicate; 3 in a child). Absent: bind a socket of
+   * its own with SO_REUSEPORT.
+   */
+  listenFd?: number;
 }
 
 /** Master → worker after init. */
@@ -56,7 +63,13 @@ export type ToWorker<G = Generation> =
   | { t: "drain"; timeoutMs: number }
   | { t: "reopen" }
   /** Processes: the master's answer to an `admit` question. */
-  | { t: "admitted"; seq: number; refusal: Refusal | null };
+  | { t: "admitted"; seq: number; refusal: Refusal | null }
+  /** Threads: a connection another worker had no room for (its descriptor). */
+  | { t: "conn"; fd: number }
+  /** Whether connections handed back wait in the master (take those first). */
+  | { t: "queued"; waiting: boolean }
+  /** The rest of the daemon's metrics (everything but this worker). */
+  | { t: "metrics"; snapshot: MetricsSnapshot };
 
 /** Worker → master. */
 export type FromWorker =
@@ -64,12 +77,21 @@ export type FromWorker =
   | { t: "ready" }
   /** Could not start; `bind` when the address could not be bound. */
   | { t: "boot-error"; message: string; bind: boolean }
-  /** Alive, with counters. */
-  | { t: "beat"; connections: number; served: number }
+  /** Alive, with counters and this worker's metrics. */
+  | {
+    t: "beat";
+    connections: number;
+    served: number;
+    metrics?: MetricsSnapshot;
+  }
   /** Reached `max_requests`: please start my successor, then drain me. */
   | { t: "recycle"; served: number }
   /** Drain finished; `forced` connections were cut at the deadline. */
-  | { t: "drained"; forced: number }
+  | { t: "drained"; forced: number; metrics?: MetricsSnapshot }
+  /** Shared socket: free slots changed (`concurrency > 0` only). */
+  | { t: "slots"; free: number }
+  /** Threads: a connection this worker has no room for (its descriptor). */
+  | { t: "handback"; fd: number }
   /** Processes: may I serve a connection from `source`? */
   | { t: "admit"; seq: number; source: string }
   /** Processes: a connection admitted earlier has ended. */

@@ -14,11 +14,30 @@
  *   does not recycle all at once) gets a successor first, then drains;
  * - `scale()` adds or retires workers (SIGTTIN/SIGTTOU);
  * - `drain()` drains every worker, kills what outlives the deadline, and
- *   resolves only once every worker is gone (reaped).
+ *   resolves only once every worker is gone (reaped);
+ * - metrics: each worker's heartbeat carries its registry's snapshot; the
+ *   pool's sum (plus a retired total for workers that are gone, so
+ *   counters never go backwards) is a provider of `aggregate()`, and every
+ *   second each worker is sent the rest of the daemon's counts, so a
+ *   worker serving `/metrics` shows the whole daemon.
  *
  * @module
  */
 import { log } from "../log/log.ts";
+import {
+  addSnapshotProvider,
+  aggregate,
+  retiredPart,
+  retireSnapshot,
+  subtractSnapshot,
+} from "../metrics/aggregate.ts";
+import {
+  emptySnapshot,
+  mergeSnapshots,
+  metrics,
+  type MetricsSnapshot,
+  seriesKey,
+} from "../metrics/registry.ts";
 import { Backoff } from "./backoff.ts";
 import {
   CrashLoopError,
@@ -91,6 +110,8 @@ export interface PoolOptions {
   onFatal?: (reason: string) => void;
   /** Most workers; limiter slots. @default {1024} */
   maxWorkers?: number;
+  /** `listener` label of the pool's metrics (its address). @default {name} */
+  label?: string;
 }
 
 type State = "booting" | "ready" | "retiring";
@@ -114,6 +135,14 @@ interface Member {
   /** Retire or kill deadline. */
   timer?: ReturnType<typeof setTimeout>;
   bootError?: { message: string; bind: boolean };
+  /** Wall-clock start, for the status page. */
+  startedAtWall: number;
+  /** Restarts of this worker's line (a crash replaced by this one counts). */
+  restarts: number;
+  /** Latest metrics the worker sent. */
+  metrics?: MetricsSnapshot;
+  /** Counted in the `koan_workers` gauge. */
+  counted: boolean;
 }
 
 /** Worker ids are unique in this process, so log tags never repeat. */
@@ -125,6 +154,8 @@ const MIN_BOOT_MS = 30_000;
 const KILL_GRACE_MS = 2000;
 /** Workers stable this long forgive past failures (backoff resets). */
 const STABLE_MS = 10_000;
+/** How often workers are sent the rest of the daemon's metrics. */
+const METRICS_PUSH_MS = 1000;
 
 function describeExit(exit: WorkerExit): string {
   if (exit.error !== undefined) return `failed: ${exit.error}`;
@@ -153,11 +184,44 @@ export class Pool {
   #nextSlot = 0;
   #stopReopen: () => void = () => {};
   #logger = log("pool");
+  /** Counts of workers that are gone. */
+  #retired: MetricsSnapshot = emptySnapshot();
+  #removeProvider: (() => void) | undefined;
+  #pusher: ReturnType<typeof setInterval> | undefined;
+  #workersKey: string;
+  #restartsKey: string;
 
   constructor(options: PoolOptions) {
     this.#options = options;
     this.#generation = options.generation;
     this.#target = Math.max(1, options.workers);
+    const labels = { listener: options.label ?? options.name };
+    this.#workersKey = seriesKey("koan_workers", labels);
+    this.#restartsKey = seriesKey("koan_worker_restarts_total", labels);
+  }
+
+  /**
+   * The pool's metrics: every live worker's latest snapshot plus the
+   * counts of workers that are gone.
+   */
+  snapshot(): MetricsSnapshot {
+    const parts = [this.#retired];
+    for (const member of this.#members.values()) {
+      if (member.metrics) parts.push(member.metrics);
+    }
+    return mergeSnapshots(parts);
+  }
+
+  /** Sends each worker the daemon's metrics without its own. */
+  #pushMetrics(): void {
+    const total = aggregate();
+    for (const member of this.#members.values()) {
+      if (member.state !== "ready" || !member.metrics) continue;
+      member.worker.send({
+        t: "metrics",
+        snapshot: subtractSnapshot(total, member.metrics),
+      });
+    }
   }
 
   get #limits() {
@@ -178,6 +242,8 @@ export class Pool {
     const started = new Promise<void>((resolve, reject) =>
       this.#starting = { resolve, reject }
     );
+    this.#removeProvider = addSnapshotProvider(() => this.snapshot());
+    this.#pusher = setInterval(() => this.#pushMetrics(), METRICS_PUSH_MS);
     for (let i = 0; i < this.#target; i++) this.#spawn();
     this.#inspector = setInterval(
       () => this.#inspect(),
@@ -201,7 +267,7 @@ export class Pool {
     });
   }
 
-  #spawn(replaces?: number): void {
+  #spawn(replaces?: number, restarts = 0): void {
     const id = nextWorkerId++;
     const tag = `w${id}`;
     const slot = this.#takeSlot();
@@ -220,6 +286,9 @@ export class Pool {
       connections: 0,
       served: 0,
       recycling: false,
+      startedAtWall: Date.now(),
+      restarts,
+      counted: false,
       ...(replaces === undefined ? {} : { replaces }),
     } as Member;
     try {
@@ -264,6 +333,8 @@ export class Pool {
         member.lastSeen = performance.now();
         if (member.state !== "booting") return;
         member.state = "ready";
+        member.counted = true;
+        metrics.add(this.#workersKey, 1);
         this.#bootFailures = 0;
         this.#onReady(member);
         return;
@@ -278,6 +349,7 @@ export class Pool {
         member.lastSeen = performance.now();
         member.connections = message.connections;
         member.served = message.served;
+        if (message.metrics) member.metrics = message.metrics;
         return;
       case "recycle":
         if (
@@ -289,10 +361,11 @@ export class Pool {
           "{tag} (pid {pid}) reached max_requests after {served} connections: recycling",
           { tag: member.tag, pid: member.worker.pid, served: message.served },
         );
-        this.#spawn(member.id);
+        this.#spawn(member.id, member.restarts);
         return;
       case "drained":
         member.forced = message.forced;
+        if (message.metrics) member.metrics = message.metrics;
         return;
       default:
         return;
@@ -346,6 +419,13 @@ export class Pool {
   #onExit(member: Member, exit: WorkerExit): void {
     clearTimeout(member.timer);
     this.#members.delete(member.id);
+    if (member.metrics) {
+      this.#retired = mergeSnapshots([
+        this.#retired,
+        retiredPart(member.metrics),
+      ]);
+    }
+    if (member.counted) metrics.add(this.#workersKey, -1);
     this.#options.onGone?.(member.slot);
     if (this.#draining) return;
     if (member.state === "retiring") {
@@ -391,7 +471,8 @@ export class Pool {
       if (this.#draining || this.#fatal) return;
       if (replaces !== undefined || this.#activeCount() < this.#target) {
         this.#restarts++;
-        this.#spawn(replaces);
+        metrics.inc(this.#restartsKey);
+        this.#spawn(replaces, member.restarts + 1);
       }
     }, delay);
     this.#respawns.add(timer);
@@ -502,6 +583,7 @@ export class Pool {
     this.#draining = true;
     this.#stopReopen();
     clearInterval(this.#inspector);
+    clearInterval(this.#pusher);
     for (const timer of this.#respawns) clearTimeout(timer);
     this.#respawns.clear();
     const members = [...this.#members.values()];
@@ -523,6 +605,12 @@ export class Pool {
       }, timeoutMs + KILL_GRACE_MS);
     }
     await Promise.all(exits);
+    // The listener is gone: keep what it counted in the daemon's totals.
+    if (this.#removeProvider) {
+      this.#removeProvider();
+      this.#removeProvider = undefined;
+      retireSnapshot(this.snapshot());
+    }
     let forced = 0;
     for (const member of members) {
       clearTimeout(member.timer);
@@ -548,6 +636,8 @@ export class Pool {
         state: member.state,
         connections: member.connections,
         served: member.served,
+        startedAt: member.startedAtWall,
+        restarts: member.restarts,
       });
     }
     return {

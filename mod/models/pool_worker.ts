@@ -1,9 +1,10 @@
 /**
  * The body of one pool worker, the same in a thread and in a child
- * process: configure logging with the worker's tag, bind the listener with
- * SO_REUSEPORT, serve it with an {@linkcode Acceptor} of the configured
- * concurrency, heartbeat to the master, and ask to be recycled after
- * `max_requests` connections.
+ * process: configure logging with the worker's tag, accept from the pool's
+ * shared listening socket (or, where that is unavailable, bind one of its
+ * own with SO_REUSEPORT), serve it with an {@linkcode Acceptor} of the
+ * configured concurrency, heartbeat to the master with this worker's
+ * metrics, and ask to be recycled after `max_requests` connections.
  *
  * A worker is a small daemon of its own, so it writes its own log and
  * access lines (tagged `w3` with its pid) instead of shipping every record
@@ -15,6 +16,8 @@ import { writeAccess } from "../daemon/access_log.ts";
 import { formatAddress } from "../config/address.ts";
 import { flushLogs, log, setupLogging } from "../log/log.ts";
 import type { AcceptSource } from "../net/acceptor.ts";
+import { FdAcceptSource, type FdSourceOptions } from "../net/fd_accept.ts";
+import { metrics } from "../metrics/registry.ts";
 import type { AdjustableLimiter } from "../net/limiter.ts";
 import type { Generation } from "./contract.ts";
 import { type InIsolateListener, serveInIsolate } from "./in_isolate.ts";
@@ -30,6 +33,8 @@ export interface PoolWorkerHost {
   limiter?: AdjustableLimiter;
   /** Wraps the bound source (processes ask the master before serving). */
   wrapSource?: (source: AcceptSource) => AcceptSource;
+  /** How this worker gives back connections it has no room for (shared socket). */
+  handBack?: FdSourceOptions["handBack"];
 }
 
 /** Daemon state as this worker sees it. */
@@ -43,15 +48,18 @@ export class PoolWorker {
   #state: WorkerState;
   #beat: ReturnType<typeof setInterval>;
   #drained: Promise<number> | undefined;
+  #shared: FdAcceptSource | undefined;
 
   private constructor(
     running: InIsolateListener,
     state: WorkerState,
     beat: ReturnType<typeof setInterval>,
+    shared: FdAcceptSource | undefined,
   ) {
     this.#running = running;
     this.#state = state;
     this.#beat = beat;
+    this.#shared = shared;
   }
 
   /**
@@ -64,7 +72,16 @@ export class PoolWorker {
     const state = new WorkerState();
     const limit = init.maxRequests;
     let running: InIsolateListener;
+    let shared: FdAcceptSource | undefined;
     try {
+      if (init.listenFd !== undefined) {
+        shared = new FdAcceptSource({
+          fd: init.listenFd,
+          concurrency: init.concurrency,
+          ...(host.handBack ? { handBack: host.handBack } : {}),
+          onSlots: (free) => host.send({ t: "slots", free }),
+        });
+      }
       running = serveInIsolate({
         spec: init.spec,
         generation: init.generation,
@@ -73,6 +90,7 @@ export class PoolWorker {
       }, {
         concurrency: init.concurrency,
         reusePort: true,
+        ...(shared ? { source: shared } : {}),
         ...(host.limiter ? { limiter: host.limiter } : {}),
         ...(host.wrapSource ? { wrapSource: host.wrapSource } : {}),
         onConnection: () => {
@@ -92,12 +110,13 @@ export class PoolWorker {
       return undefined;
     }
     logger.info(
-      "{tag} accepting on {address} ({kind}, concurrency {concurrency})",
+      "{tag} accepting on {address} ({kind}, concurrency {concurrency}, {socket})",
       {
         tag: init.tag,
         address: formatAddress(init.spec.address),
         kind: host.kind,
         concurrency: init.concurrency || "unlimited",
+        socket: shared ? "shared socket" : "own SO_REUSEPORT socket",
       },
     );
     host.send({ t: "ready" });
@@ -106,9 +125,27 @@ export class PoolWorker {
         t: "beat",
         connections: running.stats().connections,
         served: running.served,
+        metrics: metrics.snapshot(),
       });
     beat();
-    return new PoolWorker(running, state, setInterval(beat, init.beatMs));
+    return new PoolWorker(
+      running,
+      state,
+      setInterval(beat, init.beatMs),
+      shared,
+    );
+  }
+
+  /** A connection the master passed over from a sibling (shared socket). */
+  adopt(connection: Parameters<FdAcceptSource["adopt"]>[0]): boolean {
+    if (!this.#shared) return false;
+    this.#shared.adopt(connection);
+    return true;
+  }
+
+  /** Whether the master holds handed-back connections (take those first). */
+  masterQueue(waiting: boolean): void {
+    this.#shared?.setMasterQueue(waiting);
   }
 
   /** Applies a new generation (logging included) to new connections. */

@@ -2,8 +2,10 @@
  * `koan _worker pool|conn`: the hidden subcommand a child process runs.
  *
  * `pool` is one `processes` worker: it reads JSON-line messages from the
- * master on stdin, answers on stdout, logs to the inherited stderr, binds
- * its own reusePort listener and serves it until told to drain. stdin at
+ * master on stdin, answers on stdout, logs to the inherited stderr,
+ * accepts from the pool's shared listening socket on fd 3 (handing
+ * connections it has no room for back over the IPC channel on fd 4) and
+ * serves until told to drain. stdin at
  * end of file means the master is gone (even SIGKILLed): the worker stops
  * accepting, finishes what is in flight and exits, so no orphan keeps the
  * port. SIGINT is ignored (a terminal's ^C reaches the whole process
@@ -14,7 +16,12 @@
  *
  * @module
  */
+import process from "node:process";
+import type net from "node:net";
 import { flushLogs, log, reopenLogs } from "../log/log.ts";
+import { setRemote } from "../metrics/aggregate.ts";
+import { metrics } from "../metrics/registry.ts";
+import type { RawTcp } from "../net/fd_tcp.ts";
 import { protocolFor } from "../protocols/registry.ts";
 import type { Refusal } from "../net/limiter.ts";
 import { LineChannel } from "./line_channel.ts";
@@ -28,6 +35,7 @@ import {
 import { PoolWorker } from "./pool_worker.ts";
 import { admittingSource, MasterLimiter } from "./process_admission.ts";
 import { runConnChild } from "./conn_process_worker.ts";
+import type { HandMessage } from "./processes.ts";
 
 /** Exit code of a worker that could not boot (gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
@@ -51,6 +59,25 @@ function onSignals(
   };
 }
 
+/**
+ * Gives a connection back to the master over the IPC channel; false when
+ * there is none (the master runs an older layout, or has gone).
+ */
+function handBack(handle: RawTcp): boolean {
+  if (!process.send || !process.connected) return false;
+  try {
+    process.send(
+      { t: "handback" } satisfies HandMessage,
+      handle as unknown as net.Socket,
+      {},
+      () => handle.close(),
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function runPoolChild(): Promise<number> {
   const channel = new LineChannel<ToWorker<WireGeneration>, FromWorker>(
     Deno.stdin.readable,
@@ -69,7 +96,7 @@ async function runPoolChild(): Promise<number> {
     stopping ??= (async () => {
       log("worker").info("{tag} draining ({why})", { tag, why });
       const forced = worker ? await worker.drain(timeoutMs) : 0;
-      send({ t: "drained", forced });
+      send({ t: "drained", forced, metrics: metrics.snapshot() });
       return forced;
     })();
     return stopping;
@@ -83,6 +110,15 @@ async function runPoolChild(): Promise<number> {
     SIGQUIT: () => void stop(shutdownMs, "SIGQUIT").then(() => channel.close()),
     SIGUSR1: () => reopenLogs(),
   });
+
+  // Connections a sibling had no room for, over the IPC channel.
+  const onHanded = (message: HandMessage, handle?: RawTcp) => {
+    if (!handle) return;
+    if (message?.t !== "conn" || !worker?.adopt(handle)) {
+      if (!handBack(handle)) handle.close();
+    }
+  };
+  process.on("message", onHanded);
 
   let booted = false;
   try {
@@ -103,6 +139,7 @@ async function runPoolChild(): Promise<number> {
           worker = PoolWorker.start(init, {
             kind: "process",
             send,
+            handBack,
             limiter: new MasterLimiter((source) =>
               send({ t: "release", source })
             ),
@@ -139,6 +176,12 @@ async function runPoolChild(): Promise<number> {
         case "reopen":
           reopenLogs();
           break;
+        case "queued":
+          worker?.masterQueue(message.waiting);
+          break;
+        case "metrics":
+          setRemote(message.snapshot);
+          break;
       }
     }
     // stdin closed: the master has exited or died. Serve what is in
@@ -151,6 +194,9 @@ async function runPoolChild(): Promise<number> {
     return 0;
   } finally {
     removeSignals();
+    process.off("message", onHanded);
+    // The IPC channel would keep this process alive.
+    if (process.connected) process.disconnect?.();
     // Let the last messages (drained, boot-error) reach the master before
     // main.ts exits the process.
     await Promise.race([

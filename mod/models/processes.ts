@@ -1,17 +1,29 @@
 /**
  * `processes`: N preforked child processes of this same program (nginx,
- * gunicorn), each binding its own SO_REUSEPORT listener and serving it with
- * the configured `concurrency`. The master binds nothing for the listener;
- * it supervises through the {@linkcode Pool} and holds the listener's one
- * limiter, which children consult per connection (see `limiter.ts`).
+ * gunicorn) accepting from ONE listening socket, each with the configured
+ * `concurrency`. The master binds the socket and never accepts from it;
+ * every child gets it as fd 3 and polls it only while it has a free slot,
+ * so a busy child leaves new clients in the kernel queue for an idle one
+ * (see `mod/net/fd_accept.ts`). Connections a child took beyond its room
+ * come back over a `node:child_process` IPC channel (fd 4) as socket
+ * handles, and go to a child with room ({@linkcode HandbackRouter}).
  *
- * A child talks to the master in JSON lines over its stdin/stdout and logs
- * to the inherited stderr with its own tag and pid. It exits when its stdin
- * closes, so even a SIGKILLed master leaves no orphans.
+ * The master supervises through the {@linkcode Pool} and holds the
+ * listener's one limiter, which children consult per connection (see
+ * `limiter.ts`). A child talks to the master in JSON lines over its
+ * stdin/stdout and logs to the inherited stderr with its own tag and pid.
+ * It exits when its stdin closes, so even a SIGKILLed master leaves no
+ * orphans. Children are started with `spawn` (not `fork`, which would
+ * grant them every permission) and explicit, narrowed permission flags.
  *
  * @module
  */
+import { type ChildProcess, spawn as spawnChild } from "node:child_process";
+import type net from "node:net";
+import { Readable, Writable } from "node:stream";
+import { formatAddress } from "../config/address.ts";
 import { log } from "../log/log.ts";
+import type { RawTcp } from "../net/fd_tcp.ts";
 import { LocalLimiter } from "../net/limiter.ts";
 import type {
   Generation,
@@ -19,6 +31,7 @@ import type {
   ModelContext,
   RunningListener,
 } from "./contract.ts";
+import { HandbackRouter, type HandbackWorker } from "./handback.ts";
 import { limitsOf } from "./in_isolate.ts";
 import { LineChannel } from "./line_channel.ts";
 import {
@@ -29,7 +42,10 @@ import {
 } from "./messages.ts";
 import { Pool, type SpawnWorker, type WorkerExit } from "./pool.ts";
 import { type ChildNeeds, netNeed, workerCommand } from "./spawn.ts";
-import { effectiveWorkers } from "./threads.ts";
+import { effectiveWorkers, poolSocket } from "./threads.ts";
+
+/** The shared socket's descriptor in a child. */
+export const CHILD_LISTEN_FD = 3;
 
 /** What a pool child touches: its address, the docroot and the log file. */
 function poolNeeds(context: ModelContext, generation: Generation): ChildNeeds {
@@ -53,6 +69,33 @@ function wire(generation: Generation): WireGeneration {
   return cached;
 }
 
+/** The IPC message that carries a handed-back or handed-over connection. */
+export interface HandMessage {
+  t: "handback" | "conn";
+}
+
+function sendHandle(
+  child: ChildProcess,
+  message: HandMessage,
+  handle: RawTcp,
+  done: (error: Error | null) => void,
+): boolean {
+  if (!child.connected) return false;
+  try {
+    // false only means the channel is backed up: the callback still says
+    // whether it was sent.
+    child.send(
+      message,
+      handle as unknown as net.Socket,
+      {},
+      (error) => done(error ?? null),
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The processes model. */
 export const processes: Model = {
   name: "processes",
@@ -61,23 +104,34 @@ export const processes: Model = {
     const name = `listener[${spec.index}] (processes)`;
     // Fail now, with the reason, if children cannot be started at all.
     workerCommand("pool", poolNeeds(context, context.generation));
+    const lease = poolSocket(context);
     const limiter = new LocalLimiter(limitsOf(context.generation));
     const logger = log("pool");
+    const router = new HandbackRouter<RawTcp>((handle) => handle.close());
 
     const spawn: SpawnWorker = (request, onMessage) => {
       const command = workerCommand(
         "pool",
         poolNeeds(context, request.generation),
       );
-      const child = new Deno.Command(command.command, {
-        args: command.args,
-        stdin: "piped",
-        stdout: "piped",
-        stderr: "inherit",
-      }).spawn();
+      const child = spawnChild(command.command, command.args, {
+        stdio: lease
+          ? ["pipe", "pipe", "inherit", lease.fd, "ipc"]
+          : ["pipe", "pipe", "inherit"],
+      });
+      const status = new Promise<WorkerExit>((resolve) => {
+        child.once("exit", (code, signal) =>
+          resolve(
+            signal ? { signal } : { code: code ?? 1 },
+          ));
+        child.once("error", (error) => {
+          // Never started (ENOENT, EAGAIN); "exit" does not follow.
+          if (child.pid === undefined) resolve({ error: error.message });
+        });
+      });
       const channel = new LineChannel<FromWorker, ToWorker<WireGeneration>>(
-        child.stdout,
-        child.stdin,
+        Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>,
+        Writable.toWeb(child.stdin!) as WritableStream<Uint8Array>,
       );
       // Connections this child holds places for, to give back if it dies.
       const held = new Map<string, number>();
@@ -88,6 +142,26 @@ export const processes: Model = {
           channel.send(message);
         }
       };
+      let gone = false;
+      const handback: HandbackWorker<RawTcp> = {
+        deliver: (handle) =>
+          !gone &&
+          sendHandle(child, { t: "conn" }, handle, (error) => {
+            // Sent: the child holds its own copy now. Not sent: reroute.
+            if (error) router.offer(handle);
+            else handle.close();
+          }),
+        queued: (waiting) => {
+          if (!gone) send({ t: "queued", waiting });
+        },
+      };
+      child.on("message", (message: HandMessage, handle?: RawTcp) => {
+        if (!handle) return;
+        if (message?.t === "handback") router.offer(handle);
+        else handle.close();
+      });
+      // An IPC error (child gone mid-send) must not crash the master.
+      child.on("error", () => {});
       send({
         t: "init",
         tag: request.tag,
@@ -96,6 +170,7 @@ export const processes: Model = {
         concurrency: spec.listener.concurrency,
         maxRequests: request.maxRequests,
         beatMs: request.beatMs,
+        ...(lease ? { listenFd: CHILD_LISTEN_FD } : {}),
       });
       const listening = (async () => {
         const garbage = (line: string) =>
@@ -121,22 +196,26 @@ export const processes: Model = {
               if (count === 1) held.delete(message.source);
               else held.set(message.source, count - 1);
             }
+          } else if (message.t === "slots") {
+            router.slots(handback, message.free);
           } else {
             onMessage(message);
           }
         }
       })();
-      const exited = child.status.then(async (status): Promise<WorkerExit> => {
+      const exited = status.then(async (exit): Promise<WorkerExit> => {
+        gone = true;
+        router.remove(handback);
         await channel.close();
         await listening;
         for (const [source, count] of held) {
           for (let i = 0; i < count; i++) limiter.release(source);
         }
         held.clear();
-        return { code: status.code, signal: status.signal };
+        return exit;
       });
       return {
-        pid: child.pid,
+        pid: child.pid ?? 0,
         send,
         kill: () => {
           try {
@@ -151,12 +230,24 @@ export const processes: Model = {
 
     const pool = new Pool({
       name,
-      workers: effectiveWorkers(spec.listener.workers, "process", name),
+      label: formatAddress(spec.address),
+      workers: effectiveWorkers(
+        spec.listener.workers,
+        "process",
+        name,
+        lease !== undefined,
+      ),
       generation: context.generation,
       spawn,
       ...(context.onFatal ? { onFatal: context.onFatal } : {}),
     });
-    await pool.start();
+    try {
+      await pool.start();
+    } catch (error) {
+      router.close();
+      lease?.release();
+      throw error;
+    }
     return {
       stats: () => pool.stats(),
       update(generation) {
@@ -164,7 +255,12 @@ export const processes: Model = {
         pool.update(generation);
         return Promise.resolve();
       },
-      drain: (timeoutMs) => pool.drain(timeoutMs),
+      async drain(timeoutMs) {
+        const forced = await pool.drain(timeoutMs);
+        router.close();
+        lease?.release();
+        return forced;
+      },
       scale: (delta) => pool.scale(delta),
     };
   },

@@ -1,13 +1,18 @@
 /**
  * Entry module of one `threads` worker (a Web Worker). The master posts
- * `init` with the listener, the generation and the shared limiter; the
- * worker binds its own reusePort listener and serves it until `drain`.
+ * `init` with the listener, the generation, the shared limiter and a
+ * descriptor of the pool's shared listening socket; the worker accepts
+ * from it while it has room and serves until `drain`. Connections it took
+ * beyond its room go back to the master as descriptors (threads share the
+ * process's descriptor table), and come in the same way.
  *
  * Loaded by URL from `threads.ts`; `deno compile` must `--include` it.
  *
  * @module
  */
 import { reopenLogs } from "../log/log.ts";
+import { setRemote } from "../metrics/aggregate.ts";
+import { metrics } from "../metrics/registry.ts";
 import { SharedLimiter } from "../net/limiter.ts";
 import type { FromWorker, PoolInit, ToWorker } from "./messages.ts";
 import { PoolWorker } from "./pool_worker.ts";
@@ -30,6 +35,13 @@ function start(init: PoolInit): void {
     kind: "thread",
     send: (message) => scope.postMessage(message),
     ...(limiter ? { limiter } : {}),
+    handBack: (conn) => {
+      const fd = conn.fdForIpc();
+      if (fd < 0) return false;
+      conn.close();
+      scope.postMessage({ t: "handback", fd });
+      return true;
+    },
   });
 }
 
@@ -48,11 +60,24 @@ scope.onmessage = (event) => {
         break;
       }
       void worker.drain(message.timeoutMs).then((forced) =>
-        scope.postMessage({ t: "drained", forced })
+        scope.postMessage({ t: "drained", forced, metrics: metrics.snapshot() })
       );
       break;
     case "reopen":
       reopenLogs();
+      break;
+    case "conn":
+      // Not adopted (no shared socket): the master's copy is the only one
+      // left; handing it back lets the master close or reroute it.
+      if (!worker?.adopt(message.fd)) {
+        scope.postMessage({ t: "handback", fd: message.fd });
+      }
+      break;
+    case "queued":
+      worker?.masterQueue(message.waiting);
+      break;
+    case "metrics":
+      setRemote(message.snapshot);
       break;
     case "admitted":
       break;

@@ -1,20 +1,33 @@
 /**
- * `threads`: N Web Workers, each binding its own SO_REUSEPORT listener on
- * the same address and serving it with the configured `concurrency`
- * (1 = the seeds' blocking thread pool, srv_threaded; 0 or N = one event
- * loop per thread, muduo's one-loop-per-thread). The kernel spreads new
- * connections over the workers' sockets; a SharedArrayBuffer limiter keeps
+ * `threads`: N Web Workers accepting from ONE listening socket (the seeds'
+ * srv_threaded: every thread blocked in `accept()` on the same listener)
+ * and serving it with the configured `concurrency` (1 = the blocking
+ * thread pool; 0 or N = one event loop per thread, muduo's
+ * one-loop-per-thread). A SharedArrayBuffer limiter keeps
  * `max_connections`/`max_per_source` exact across them.
  *
+ * The master binds the socket and never accepts from it; each thread gets
+ * a duplicate descriptor and polls it only while it has a free slot, so a
+ * busy thread leaves new clients in the kernel queue for an idle one (see
+ * `mod/net/fd_accept.ts`). Connections a thread took beyond its room come
+ * back here as descriptors and go to a thread with room
+ * ({@linkcode HandbackRouter}). Where raw socket handles are unavailable,
+ * each thread binds its own SO_REUSEPORT socket instead (and, off Linux,
+ * one accepting thread is used, since the kernel would not spread them).
+ *
  * Workers log for themselves (tag `w3`, the master's pid) and heartbeat
- * by message; the {@linkcode Pool} supervises them. Where SO_REUSEPORT
- * does not spread connections (not Linux), one accepting thread is used.
+ * by message; the {@linkcode Pool} supervises them.
  *
  * @module
  */
+import { formatAddress } from "../config/address.ts";
 import { log } from "../log/log.ts";
+import { canShareSockets, leaseSocket, type SocketLease } from "../net/fd_shared.ts";
+import { closeFd, SOCKET } from "../net/fd_tcp.ts";
 import { SharedLimiter } from "../net/limiter.ts";
+import { inheritedFd } from "../net/listen.ts";
 import type { Model, ModelContext, RunningListener } from "./contract.ts";
+import { HandbackRouter, type HandbackWorker } from "./handback.ts";
 import { limitsOf } from "./in_isolate.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 import { Pool, type SpawnWorker, type WorkerExit } from "./pool.ts";
@@ -28,13 +41,37 @@ export function effectiveWorkers(
   requested: number,
   kind: "thread" | "process",
   name: string,
+  shared = false,
 ): number {
-  if (Deno.build.os === "linux" || requested <= 1) return requested;
+  if (shared || Deno.build.os === "linux" || requested <= 1) return requested;
   log("model").info(
     "{name}: SO_REUSEPORT does not spread connections on {os}; using one accepting {kind} instead of {requested}",
     { name, os: Deno.build.os, kind, requested },
   );
   return 1;
+}
+
+/**
+ * Leases the pool's shared socket for the listener, or undefined where
+ * workers must bind their own: no raw socket handles, or an inherited
+ * socket the daemon already serves in the master.
+ *
+ * @throws {Deno.errors.AddrInUse} and friends when it cannot be bound.
+ */
+export function poolSocket(context: ModelContext): SocketLease | undefined {
+  if (!canShareSockets()) return undefined;
+  const address = context.spec.address;
+  const fd = inheritedFd(address);
+  if (fd === undefined) return leaseSocket(address);
+  try {
+    return leaseSocket(address, { inheritedFd: fd });
+  } catch (error) {
+    log("model").warn(
+      "{address}: cannot share the inherited socket (fd {fd}) with workers: {error}",
+      { address: formatAddress(address), fd, error: (error as Error).message },
+    );
+    return undefined;
+  }
 }
 
 /** The threads model. */
@@ -43,10 +80,13 @@ export const threads: Model = {
   async start(context: ModelContext): Promise<RunningListener> {
     const { spec } = context;
     const name = `listener[${spec.index}] (threads)`;
+    const lease = poolSocket(context);
     const limiter = SharedLimiter.create(limitsOf(context.generation), {
       slots: MAX_THREADS,
     });
+    const router = new HandbackRouter<number>((fd) => closeFd(fd, SOCKET));
     const spawn: SpawnWorker = (request, onMessage) => {
+      const listenFd = lease?.dup();
       const worker = new Worker(WORKER_URL, {
         type: "module",
         name: request.tag,
@@ -56,14 +96,35 @@ export const threads: Model = {
       const exited = new Promise<WorkerExit>((resolve) =>
         resolveExit = resolve
       );
+      const handback: HandbackWorker<number> = {
+        deliver: (fd) => {
+          if (gone) return false;
+          worker.postMessage({ t: "conn", fd } satisfies ToWorker);
+          return true;
+        },
+        queued: (waiting) => {
+          if (!gone) {
+            worker.postMessage({ t: "queued", waiting } satisfies ToWorker);
+          }
+        },
+      };
       const end = (exit: WorkerExit) => {
         if (gone) return;
         gone = true;
+        router.remove(handback);
         worker.terminate();
         resolveExit(exit);
       };
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const message = event.data;
+        if (message.t === "slots") {
+          router.slots(handback, message.free);
+          return;
+        }
+        if (message.t === "handback") {
+          router.offer(message.fd);
+          return;
+        }
         onMessage(message);
         if (message.t === "drained") end({ code: 0 });
         else if (message.t === "boot-error") end({ code: 3 });
@@ -83,6 +144,7 @@ export const threads: Model = {
         maxRequests: request.maxRequests,
         beatMs: request.beatMs,
         limiter: { buffer: limiter.buffer, slot: request.slot },
+        ...(listenFd === undefined ? {} : { listenFd }),
       };
       worker.postMessage(init);
       return {
@@ -96,7 +158,13 @@ export const threads: Model = {
     };
     const pool = new Pool({
       name,
-      workers: effectiveWorkers(spec.listener.workers, "thread", name),
+      label: formatAddress(spec.address),
+      workers: effectiveWorkers(
+        spec.listener.workers,
+        "thread",
+        name,
+        lease !== undefined,
+      ),
       generation: context.generation,
       spawn,
       // A worker that died holding connections must not hold their places.
@@ -104,7 +172,13 @@ export const threads: Model = {
       maxWorkers: MAX_THREADS,
       ...(context.onFatal ? { onFatal: context.onFatal } : {}),
     });
-    await pool.start();
+    try {
+      await pool.start();
+    } catch (error) {
+      router.close();
+      lease?.release();
+      throw error;
+    }
     return {
       stats: () => pool.stats(),
       update(generation) {
@@ -112,7 +186,12 @@ export const threads: Model = {
         pool.update(generation);
         return Promise.resolve();
       },
-      drain: (timeoutMs) => pool.drain(timeoutMs),
+      async drain(timeoutMs) {
+        const forced = await pool.drain(timeoutMs);
+        router.close();
+        lease?.release();
+        return forced;
+      },
       scale: (delta) => pool.scale(delta),
     };
   },

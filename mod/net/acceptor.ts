@@ -128,6 +128,7 @@ export class Acceptor {
   // shared signal make every addEventListener a linear scan (O(n^2) accepts).
   #open = new Map<ConnTransport, AbortController>();
   #acceptedAt = new WeakMap<ConnTransport, number>();
+  #loopDone: Promise<void> | undefined;
   #idle: (() => void) | undefined;
   #slotFreed: (() => void) | undefined;
   #stopped = false;
@@ -187,7 +188,12 @@ export class Acceptor {
   }
 
   /** Accepts until {@linkcode stop}; resolves when the loop has ended. */
-  async run(): Promise<void> {
+  run(): Promise<void> {
+    this.#loopDone = this.#loop();
+    return this.#loopDone;
+  }
+
+  async #loop(): Promise<void> {
     let backoffMs = 0;
     let failures = 0;
     const concurrency = this.#options.concurrency;
@@ -249,7 +255,9 @@ export class Acceptor {
     }
     const transport = new ConnTransport(conn, this.#options.sendTimeoutMs());
     const draining = new AbortController();
-    if (this.#drainStarted) draining.abort();
+    // Handed over by the source as it closed (one that waited for the
+    // processes master's admission): a fresh connection like any other.
+    if (this.#drainStarted) setTimeout(() => draining.abort(), FRESH_GRACE_MS);
     this.#open.set(transport, draining);
     this.#acceptedAt.set(transport, performance.now());
     this.#metrics.inc(this.#totalKey);
@@ -308,6 +316,17 @@ export class Acceptor {
   async drain(timeoutMs: number): Promise<number> {
     this.stop();
     this.#drainStarted = true;
+    // Let the loop take what the source still hands over, briefly.
+    if (this.#loopDone) {
+      let wait: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#loopDone,
+        new Promise((resolve) =>
+          wait = setTimeout(resolve, Math.min(timeoutMs, FRESH_GRACE_MS))
+        ),
+      ]);
+      clearTimeout(wait);
+    }
     const now = performance.now();
     const graces: ReturnType<typeof setTimeout>[] = [];
     for (const [transport, draining] of this.#open) {

@@ -58,6 +58,7 @@ function expected(error: unknown): boolean {
   return error instanceof Deno.errors.NotFound ||
     error instanceof Deno.errors.NotADirectory ||
     error instanceof Deno.errors.PermissionDenied ||
+    error instanceof Deno.errors.NotCapable ||
     error instanceof Deno.errors.FilesystemLoop;
 }
 
@@ -101,13 +102,19 @@ export class DenoFileSource implements FileSource {
     }
     const root = await this.#resolveRoot();
     if (root === null) return null;
-    const path = segments.length === 0 ? root : `${root}/${segments.join("/")}`;
-    let real: string;
+    // Resolve, stat and open through the root's configured name, not its
+    // resolved one: a child process may be allowed to read only that path
+    // (--allow-read=DOCROOT), even when it is a symlink to a release
+    // directory. (A symlink swapped in between the check and the open could
+    // still be followed; doing that takes write access to the docroot.)
+    const named = segments.length === 0
+      ? this.#root
+      : `${this.#root}/${segments.join("/")}`;
     let info: Deno.FileInfo;
     try {
-      real = await Deno.realPath(path);
+      const real = await Deno.realPath(named);
       if (!isInside(real, root)) return null;
-      info = await Deno.stat(real);
+      info = await Deno.stat(named);
     } catch (error) {
       if (expected(error)) return null;
       throw error;
@@ -119,7 +126,7 @@ export class DenoFileSource implements FileSource {
       mtimeMs: info.mtime?.getTime() ?? null,
       async open(): Promise<FileReader | null> {
         try {
-          return new DenoFileReader(await Deno.open(real, { read: true }));
+          return new DenoFileReader(await Deno.open(named, { read: true }));
         } catch (error) {
           if (expected(error)) return null;
           throw error;

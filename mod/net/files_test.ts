@@ -142,3 +142,36 @@ Deno.test("static files through DenoFileSource: no way out of the root", async (
     assert.equal(await statusOf(files, path), status, path);
   }
 });
+
+Deno.test("DenoFileSource needs read access to the docroot's name only", async () => {
+  await using dir = await fixture();
+  const current = `${dir.base}/current`;
+  await Deno.symlink(dir.root, current);
+  const script = `${dir.base}/probe.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { DenoFileSource } from ${
+      JSON.stringify(new URL("./files.ts", import.meta.url).href)
+    };
+const files = new DenoFileSource(${JSON.stringify(current)});
+const entry = await files.lookup(["sub", "a.txt"]);
+const reader = await entry?.open();
+const buf = new Uint8Array(4);
+console.log(entry?.size, await reader?.read(buf, 0), await files.lookup(["leak.txt"]));`,
+  );
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--quiet",
+      "--config",
+      new URL("../../deno.json", import.meta.url).pathname,
+      `--allow-read=${current},${script}`,
+      script,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  assert.equal(output.code, 0, decoder.decode(output.stderr));
+  assert.equal(decoder.decode(output.stdout).trim(), "10 4 null");
+});

@@ -87,12 +87,18 @@ export class SharedSource {
         if (returned) return;
         returned = true;
         this.#leases--;
+        if (this.#leases === 0 && !this.#options.keepOpen) {
+          // The last user: close the socket, and let an accept already in
+          // flight finish to its waiter (see close()).
+          this.close();
+          return;
+        }
+        // Others go on accepting: whatever is in flight goes to them.
         this.#waiters = this.#waiters.filter((waiter) => {
           if (waiter.lease !== token) return true;
           waiter.reject(closedError());
           return false;
         });
-        if (this.#leases === 0 && !this.#options.keepOpen) this.close();
       },
     };
   }
@@ -102,17 +108,20 @@ export class SharedSource {
     this.#pumping = true;
     this.#raw.accept().then((conn) => {
       this.#pumping = false;
-      if (this.#closed) {
-        conn.close();
-        return;
-      }
+      // Even after close(): the kernel had accepted this client, so the
+      // acceptor that asked serves it rather than dropping it.
       const waiter = this.#waiters.shift();
       if (waiter) waiter.resolve(conn);
+      else if (this.#closed) conn.close();
       else this.#ready.push(conn);
-      this.#pump();
+      if (this.#closed) this.#rejectAll();
+      else this.#pump();
     }, (error) => {
       this.#pumping = false;
-      if (this.#closed) return;
+      if (this.#closed) {
+        this.#rejectAll();
+        return;
+      }
       // EMFILE and friends: the first waiter's acceptor backs off and asks
       // again; the connection stays in the kernel's queue meanwhile.
       this.#waiters.shift()?.reject(error);
@@ -120,13 +129,21 @@ export class SharedSource {
     });
   }
 
-  /** Closes the socket now; every lease's `accept()` rejects from here on. */
+  #rejectAll(): void {
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
+  }
+
+  /**
+   * Closes the socket now; `accept()` rejects from here on. An accept in
+   * flight settles first: a client the kernel handed over in that instant
+   * still goes to the acceptor that asked for it.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#raw.close();
     for (const conn of this.#ready.splice(0)) conn.close();
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
+    if (!this.#pumping) this.#rejectAll();
     this.#options.onClose?.();
   }
 }

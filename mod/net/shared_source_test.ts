@@ -122,3 +122,22 @@ Deno.test("SharedSource passes accept errors (EMFILE) to one waiter and goes on"
   await assert.rejects(lease.accept(), /Too many open files/);
   assert.equal((await lease.accept()).peer, "after");
 });
+
+Deno.test("SharedSource gives a client accepted as the socket closed to the acceptor that asked", async () => {
+  let deliver: (conn: AcceptedConn) => void = () => {};
+  let closed = false;
+  const raw: AcceptSource = {
+    accept: () => new Promise((resolve) => deliver = resolve),
+    close: () => closed = true, // the in-flight accept still completes
+  };
+  const lease = new SharedSource(raw).lease();
+  const pending = lease.accept();
+  await tick();
+  lease.close(); // the last lease: the socket closes
+  assert.equal(closed, true);
+  const conn = new FakeConn("just in time");
+  deliver(conn);
+  assert.equal(await pending, conn);
+  assert.equal(conn.closed, false);
+  await assert.rejects(lease.accept(), Deno.errors.BadResource);
+});

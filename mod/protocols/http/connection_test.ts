@@ -352,3 +352,29 @@ Deno.test("HTTP handler logs a refused request with what it could read of it", a
   assert.equal(run.records[0]!.status, 501);
   assert.equal(run.records[0]!.outcome, 'Method "FOO" is not implemented');
 });
+
+Deno.test("HTTP handler serves a just-accepted connection once when draining", async () => {
+  const run = start([]);
+  await settle(run);
+  run.drain.abort();
+  await settle(run);
+  assert.equal(run.finished(), false, "waits for the request on its way");
+  run.transport.push(bytesOf(`GET / HTTP/1.1\r\n${H}\r\n`));
+  await run.done;
+  const { responses } = parseResponses(run.transport.text);
+  assert.equal(responses[0]?.status, 200);
+  assert.equal(responses[0]?.headers.get("connection"), "close");
+});
+
+Deno.test("HTTP handler closes a silent just-accepted connection soon after a drain", async () => {
+  const run = start([]);
+  await settle(run);
+  run.drain.abort();
+  await run.done;
+  assert.equal(
+    run.transport.writes.length,
+    0,
+    "no 408 for a request never sent",
+  );
+  assert.equal(run.records.length, 0);
+});

@@ -270,6 +270,8 @@ export class RequestParser {
       return -1;
     }
     let i = start + this.#scanned;
+    // A plain loop: heads are short, and a native indexOf per line costs
+    // more than the bytes it skips.
     for (; i < end; i++) {
       if (buf[i] !== LF) continue;
       if (i === start || buf[i - 1] !== CR) {
