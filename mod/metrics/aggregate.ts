@@ -106,3 +106,38 @@ export function subtractSnapshot(
   }
   return result;
 }
+
+/** Environment variable naming the file {@linkcode startMetricsDump} writes. */
+export const METRICS_DUMP_ENV = "KOAN_METRICS_DUMP";
+const DUMP_MS = 250;
+let dumping = false;
+
+/**
+ * Test hook: when the master's environment names a file in
+ * `KOAN_METRICS_DUMP`, writes `aggregate()` there as JSON four times a
+ * second (write to a temporary name, then rename, so a reader never sees
+ * half a file). Idempotent; does nothing without the variable or without
+ * the permissions to read it and write the file. Worker pools start it,
+ * so it runs only in the master.
+ */
+export function startMetricsDump(): void {
+  if (dumping) return;
+  let path: string | undefined;
+  try {
+    path = Deno.env.get(METRICS_DUMP_ENV);
+  } catch {
+    return;
+  }
+  if (!path) return;
+  dumping = true;
+  const target = path;
+  const timer = setInterval(() => {
+    try {
+      Deno.writeTextFileSync(`${target}.tmp`, JSON.stringify(aggregate()));
+      Deno.renameSync(`${target}.tmp`, target);
+    } catch {
+      // Not allowed, or the directory went away: a test hook stays quiet.
+    }
+  }, DUMP_MS);
+  Deno.unrefTimer(timer);
+}

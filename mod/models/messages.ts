@@ -54,6 +54,10 @@ export interface PoolInit<G = Generation> {
    * its own with SO_REUSEPORT.
    */
   listenFd?: number;
+  /** Processes, `concurrency > 0`: serve only what the master passes over IPC. */
+  dispatched?: boolean;
+  /** Processes, `concurrency = 0`: the listening socket comes over IPC. */
+  socketOverIpc?: boolean;
 }
 
 /** Master → worker after init. */
@@ -89,7 +93,7 @@ export type FromWorker =
   /** Drain finished; `forced` connections were cut at the deadline. */
   | { t: "drained"; forced: number; metrics?: MetricsSnapshot }
   /** Shared socket: free slots changed (`concurrency > 0` only). */
-  | { t: "slots"; free: number }
+  | { t: "slots"; free: number; adopted: number }
   /** Threads: a connection this worker has no room for (its descriptor). */
   | { t: "handback"; fd: number }
   /** Processes: may I serve a connection from `source`? */

@@ -29,6 +29,7 @@ import {
   aggregate,
   retiredPart,
   retireSnapshot,
+  startMetricsDump,
   subtractSnapshot,
 } from "../metrics/aggregate.ts";
 import {
@@ -243,6 +244,7 @@ export class Pool {
       this.#starting = { resolve, reject }
     );
     this.#removeProvider = addSnapshotProvider(() => this.snapshot());
+    startMetricsDump();
     this.#pusher = setInterval(() => this.#pushMetrics(), METRICS_PUSH_MS);
     for (let i = 0; i < this.#target; i++) this.#spawn();
     this.#inspector = setInterval(

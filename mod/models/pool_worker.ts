@@ -74,12 +74,13 @@ export class PoolWorker {
     let running: InIsolateListener;
     let shared: FdAcceptSource | undefined;
     try {
-      if (init.listenFd !== undefined) {
+      if (init.listenFd !== undefined || init.dispatched) {
         shared = new FdAcceptSource({
-          fd: init.listenFd,
+          ...(init.listenFd === undefined ? {} : { fd: init.listenFd }),
           concurrency: init.concurrency,
           ...(host.handBack ? { handBack: host.handBack } : {}),
-          onSlots: (free) => host.send({ t: "slots", free }),
+          onSlots: (free, adopted) =>
+            host.send({ t: "slots", free, adopted }),
         });
       }
       running = serveInIsolate({
@@ -116,7 +117,11 @@ export class PoolWorker {
         address: formatAddress(init.spec.address),
         kind: host.kind,
         concurrency: init.concurrency || "unlimited",
-        socket: shared ? "shared socket" : "own SO_REUSEPORT socket",
+        socket: init.dispatched
+          ? "shared socket, via the master"
+          : shared
+          ? "shared socket"
+          : "own SO_REUSEPORT socket",
       },
     );
     host.send({ t: "ready" });

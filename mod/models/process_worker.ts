@@ -35,10 +35,12 @@ import {
 import { PoolWorker } from "./pool_worker.ts";
 import { admittingSource, MasterLimiter } from "./process_admission.ts";
 import { runConnChild } from "./conn_process_worker.ts";
-import type { HandMessage } from "./processes.ts";
+import { type HandMessage, LATE_HANDBACK_MS } from "./processes.ts";
 
 /** Exit code of a worker that could not boot (gunicorn's WORKER_BOOT_ERROR). */
 export const WORKER_BOOT_ERROR = 3;
+/** How long a child waits for the listening socket over IPC. */
+const SOCKET_WAIT_MS = 10_000;
 
 function onSignals(
   handlers: Partial<Record<Deno.Signal, () => void>>,
@@ -60,22 +62,31 @@ function onSignals(
 }
 
 /**
- * Gives a connection back to the master over the IPC channel; false when
- * there is none (the master runs an older layout, or has gone).
+ * Gives a connection back to the master over the IPC channel (one passed
+ * over after this child began draining); false when there is no channel.
+ * It waits {@linkcode LATE_HANDBACK_MS} first: the acknowledgement of the
+ * hand-over just received must not share the master's next read with a
+ * socket-carrying message (see `processes.ts`).
  */
 function handBack(handle: RawTcp): boolean {
   if (!process.send || !process.connected) return false;
-  try {
-    process.send(
-      { t: "handback" } satisfies HandMessage,
-      handle as unknown as net.Socket,
-      {},
-      () => handle.close(),
-    );
-    return true;
-  } catch {
-    return false;
-  }
+  setTimeout(() => {
+    if (!process.send || !process.connected) {
+      handle.close();
+      return;
+    }
+    try {
+      process.send(
+        { t: "handback" } satisfies HandMessage,
+        handle as unknown as net.Socket,
+        {},
+        () => handle.close(),
+      );
+    } catch {
+      handle.close();
+    }
+  }, LATE_HANDBACK_MS);
+  return true;
 }
 
 async function runPoolChild(): Promise<number> {
@@ -111,9 +122,19 @@ async function runPoolChild(): Promise<number> {
     SIGUSR1: () => reopenLogs(),
   });
 
-  // Connections a sibling had no room for, over the IPC channel.
+  // Over the IPC channel: the pool's listening socket once, then (the
+  // blocking pool) each connection the master passes over.
+  let socket: ((fd: number) => void) | undefined;
+  const socketFd = new Promise<number>((resolve) => socket = resolve);
   const onHanded = (message: HandMessage, handle?: RawTcp) => {
     if (!handle) return;
+    if (message?.t === "socket") {
+      // Our own descriptor; the handle Deno made for it closes.
+      const fd = handle.fdForIpc();
+      handle.close();
+      socket?.(fd);
+      return;
+    }
     if (message?.t !== "conn" || !worker?.adopt(handle)) {
       if (!handBack(handle)) handle.close();
     }
@@ -136,6 +157,23 @@ async function runPoolChild(): Promise<number> {
           shutdownMs = generation.config.limits.shutdown_timeout * 1000;
           const protocol = protocolFor(message.spec.listener.protocol);
           const init: PoolInit = { ...message, generation };
+          if (message.socketOverIpc) {
+            const fd = await Promise.race([
+              socketFd,
+              new Promise<number>((resolve) =>
+                setTimeout(() => resolve(-1), SOCKET_WAIT_MS)
+              ),
+            ]);
+            if (fd < 0) {
+              send({
+                t: "boot-error",
+                message: "the listening socket did not arrive from the master",
+                bind: false,
+              });
+              return WORKER_BOOT_ERROR;
+            }
+            init.listenFd = fd;
+          }
           worker = PoolWorker.start(init, {
             kind: "process",
             send,

@@ -1,12 +1,27 @@
 /**
  * `processes`: N preforked child processes of this same program (nginx,
- * gunicorn) accepting from ONE listening socket, each with the configured
- * `concurrency`. The master binds the socket and never accepts from it;
- * every child gets it as fd 3 and polls it only while it has a free slot,
- * so a busy child leaves new clients in the kernel queue for an idle one
- * (see `mod/net/fd_accept.ts`). Connections a child took beyond its room
- * come back over a `node:child_process` IPC channel (fd 4) as socket
- * handles, and go to a child with room ({@linkcode HandbackRouter}).
+ * gunicorn) serving ONE listening socket, bound by the master, each child
+ * with the configured `concurrency`:
+ *
+ * - `concurrency = 0` (an event loop per process): every child gets the
+ *   socket over a `node:child_process` IPC channel and accepts from it
+ *   (the kernel queue is shared). Not as an inherited descriptor: Deno's
+ *   `spawn` clears O_NONBLOCK on a descriptor it maps into the child, and
+ *   that flag belongs to the socket, so a sibling's `accept()` would block
+ *   its whole event loop until the next client (seen in tests);
+ * - `concurrency > 0` (the blocking pool): the master accepts, but only
+ *   while some child has a free slot, and passes each connection to the
+ *   child with the most room over a `node:child_process` IPC channel
+ *   ({@linkcode HandbackRouter}). While every child is busy the master
+ *   does not accept, and clients wait in the kernel queue.
+ *
+ * Why the master accepts for the blocking pool, unlike `threads` (where
+ * each thread polls the shared socket itself): one poll of Deno's
+ * `node:net` accepts every queued connection, so a child would sometimes
+ * hold connections it has no room for and must hand them back; but a
+ * Deno 2.9 IPC read that returns a plain message and a socket-carrying one
+ * together attaches the socket to the first (checked: the child's channel
+ * then stalls for good), so sockets can safely travel one way only.
  *
  * The master supervises through the {@linkcode Pool} and holds the
  * listener's one limiter, which children consult per connection (see
@@ -23,7 +38,7 @@ import type net from "node:net";
 import { Readable, Writable } from "node:stream";
 import { formatAddress } from "../config/address.ts";
 import { log } from "../log/log.ts";
-import type { RawTcp } from "../net/fd_tcp.ts";
+import { rawTcp, type RawTcp, SERVER } from "../net/fd_tcp.ts";
 import { LocalLimiter } from "../net/limiter.ts";
 import type {
   Generation,
@@ -44,8 +59,8 @@ import { Pool, type SpawnWorker, type WorkerExit } from "./pool.ts";
 import { type ChildNeeds, netNeed, workerCommand } from "./spawn.ts";
 import { effectiveWorkers, poolSocket } from "./threads.ts";
 
-/** The shared socket's descriptor in a child. */
-export const CHILD_LISTEN_FD = 3;
+/** How long a child waits before handing back a late hand-over (see `process_worker.ts`). */
+export const LATE_HANDBACK_MS = 100;
 
 /** What a pool child touches: its address, the docroot and the log file. */
 function poolNeeds(context: ModelContext, generation: Generation): ChildNeeds {
@@ -71,7 +86,7 @@ function wire(generation: Generation): WireGeneration {
 
 /** The IPC message that carries a handed-back or handed-over connection. */
 export interface HandMessage {
-  t: "handback" | "conn";
+  t: "handback" | "conn" | "socket";
 }
 
 function sendHandle(
@@ -105,9 +120,11 @@ export const processes: Model = {
     // Fail now, with the reason, if children cannot be started at all.
     workerCommand("pool", poolNeeds(context, context.generation));
     const lease = poolSocket(context);
+    const dispatch = lease !== undefined && spec.listener.concurrency > 0;
     const limiter = new LocalLimiter(limitsOf(context.generation));
     const logger = log("pool");
     const router = new HandbackRouter<RawTcp>((handle) => handle.close());
+    if (dispatch) router.listen(lease.dup(), (raw) => raw);
 
     const spawn: SpawnWorker = (request, onMessage) => {
       const command = workerCommand(
@@ -116,7 +133,7 @@ export const processes: Model = {
       );
       const child = spawnChild(command.command, command.args, {
         stdio: lease
-          ? ["pipe", "pipe", "inherit", lease.fd, "ipc"]
+          ? ["pipe", "pipe", "inherit", "ipc"]
           : ["pipe", "pipe", "inherit"],
       });
       const status = new Promise<WorkerExit>((resolve) => {
@@ -136,6 +153,8 @@ export const processes: Model = {
       // Connections this child holds places for, to give back if it dies.
       const held = new Map<string, number>();
       const send = (message: ToWorker) => {
+        // A draining child takes nothing more.
+        if (message.t === "drain") router.remove(handback);
         if (message.t === "init" || message.t === "update") {
           channel.send({ ...message, generation: wire(message.generation) });
         } else {
@@ -170,8 +189,23 @@ export const processes: Model = {
         concurrency: spec.listener.concurrency,
         maxRequests: request.maxRequests,
         beatMs: request.beatMs,
-        ...(lease ? { listenFd: CHILD_LISTEN_FD } : {}),
+        ...(dispatch
+          ? { dispatched: true }
+          : lease
+          ? { socketOverIpc: true }
+          : {}),
       });
+      if (lease && !dispatch) {
+        // The socket goes as a duplicate in a handle of its own, closed
+        // once written (the lease keeps the socket).
+        const TCP = rawTcp()!;
+        const handle = new TCP(SERVER);
+        if (handle.open(lease.dup()) === 0) {
+          if (!sendHandle(child, { t: "socket" }, handle, () => handle.close())) {
+            handle.close();
+          }
+        }
+      }
       const listening = (async () => {
         const garbage = (line: string) =>
           logger.warn("{tag} wrote a non-message on its stdout: {line}", {
@@ -197,7 +231,7 @@ export const processes: Model = {
               else held.set(message.source, count - 1);
             }
           } else if (message.t === "slots") {
-            router.slots(handback, message.free);
+            router.slots(handback, message.free, message.adopted);
           } else {
             onMessage(message);
           }

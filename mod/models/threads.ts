@@ -118,7 +118,7 @@ export const threads: Model = {
       worker.onmessage = (event: MessageEvent<FromWorker>) => {
         const message = event.data;
         if (message.t === "slots") {
-          router.slots(handback, message.free);
+          router.slots(handback, message.free, message.adopted);
           return;
         }
         if (message.t === "handback") {

@@ -15,7 +15,9 @@
  *   (`handBack`); the master passes those to workers with room. Only a
  *   burst of near-simultaneous connects produces such extras.
  *
- * With `concurrency = 0` (unlimited) the handle just stays open.
+ * With `concurrency = 0` (unlimited) the handle just stays open. Without
+ * a descriptor the source only serves what the master passes over
+ * ({@linkcode FdAcceptSource.adopt}): the `processes` model's dispatch.
  *
  * @module
  */
@@ -27,8 +29,11 @@ import { nodeConn } from "./node_source.ts";
 
 /** Options for {@linkcode FdAcceptSource}. */
 export interface FdSourceOptions {
-  /** Descriptor of the listening socket; the source owns (and closes) it. */
-  fd: number;
+  /**
+   * Descriptor of the listening socket; the source owns (and closes) it.
+   * Absent: accept nothing, serve only what is adopted.
+   */
+  fd?: number;
   /** Connections this worker serves at once; 0 = unlimited. */
   concurrency: number;
   /**
@@ -36,8 +41,12 @@ export interface FdSourceOptions {
    * master; false if it cannot (then the connection waits here).
    */
   handBack?: (conn: RawTcp) => boolean;
-  /** Told the free slots whenever they change (not for `concurrency = 0`). */
-  onSlots?: (free: number) => void;
+  /**
+   * Told the free slots whenever they change (not for `concurrency = 0`),
+   * with the count of connections adopted so far, so the master can tell
+   * which of its hand-overs the figure already includes.
+   */
+  onSlots?: (free: number, adopted: number) => void;
 }
 
 interface Waiter {
@@ -65,12 +74,13 @@ export class FdAcceptSource implements AcceptSource {
   /** The master holds older connections: take those before the kernel's. */
   #masterQueue = false;
   #reported = -1;
+  #adopted = 0;
   #logger = log("net");
 
   /** Starts listening on `options.fd`. */
   constructor(options: FdSourceOptions) {
     this.#options = options;
-    this.#fd = options.fd;
+    this.#fd = options.fd ?? -1;
     this.#sync();
   }
 
@@ -103,6 +113,7 @@ export class FdAcceptSource implements AcceptSource {
 
   /** Takes a connection the master passed over (descriptor or handle). */
   adopt(connection: number | RawTcp): void {
+    this.#adopted++;
     let raw: RawTcp;
     if (typeof connection === "number") {
       raw = new this.#TCP(SOCKET);
@@ -146,6 +157,10 @@ export class FdAcceptSource implements AcceptSource {
     }
     if (this.#fd >= 0) closeFd(this.#fd, SERVER);
     this.#fd = -1;
+    // No room any more: the master must not pass anything over.
+    if (this.#options.concurrency > 0) {
+      this.#options.onSlots?.(0, this.#adopted);
+    }
     for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
     // Accepted but never served: a sibling may still serve them.
     for (const raw of this.#ready.splice(0)) this.#giveBack(raw);
@@ -234,9 +249,12 @@ export class FdAcceptSource implements AcceptSource {
       }
     }
     const free = this.free;
-    if (this.#options.concurrency > 0 && free !== this.#reported && !this.#closed) {
+    if (
+      this.#options.concurrency > 0 && free !== this.#reported &&
+      !this.#closed
+    ) {
       this.#reported = free;
-      this.#options.onSlots?.(free);
+      this.#options.onSlots?.(free, this.#adopted);
     }
   }
 }

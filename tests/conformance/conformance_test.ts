@@ -28,8 +28,8 @@ for (const model of MODELS_UNDER_TEST) {
           const pids = new Set(workers.map((m) => Number(m[2])));
           assert.equal(
             listeningSockets(port),
-            WORKERS,
-            "one reusePort socket per worker",
+            1,
+            "one listening socket, shared by every worker",
           );
           if (model.pool === "thread") {
             assert.deepEqual([...pids], [daemon.pid], "threads share the pid");

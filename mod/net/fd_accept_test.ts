@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { FdAcceptSource } from "./fd_accept.ts";
+import { leaseSocket } from "./fd_shared.ts";
+import type { RawTcp } from "./fd_tcp.ts";
+
+function freePort(): number {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  return (listener.addr as Deno.NetAddr).port;
+}
+
+async function roundTrip(
+  conn: Deno.Conn,
+  served: { read(b: Uint8Array): Promise<number | null>; write(b: Uint8Array): Promise<number> },
+): Promise<string> {
+  await conn.write(new TextEncoder().encode("hi"));
+  const buffer = new Uint8Array(16);
+  const n = await served.read(buffer);
+  await served.write(buffer.subarray(0, n ?? 0));
+  const back = new Uint8Array(16);
+  const m = await conn.read(back);
+  return new TextDecoder().decode(back.subarray(0, m ?? 0));
+}
+
+Deno.test("FdAcceptSource: a full worker stops accepting; a sibling on the same socket takes the next client", async () => {
+  const address = { hostname: "127.0.0.1", port: freePort() };
+  const lease = leaseSocket(address);
+  const full = new FdAcceptSource({ fd: lease.dup(), concurrency: 1 });
+  const first = await Deno.connect(address);
+  const servedFirst = await full.accept();
+  assert.equal(await roundTrip(first, servedFirst), "hi");
+  assert.equal(full.free, 0);
+  assert.equal(full.listening, false, "a full worker does not poll");
+  // The next client waits in the kernel queue, not in the full worker.
+  const second = await Deno.connect(address);
+  const idle = new FdAcceptSource({ fd: lease.dup(), concurrency: 1 });
+  const servedSecond = await idle.accept();
+  assert.equal(await roundTrip(second, servedSecond), "hi");
+  // A slot frees: the first worker polls again.
+  servedFirst.close();
+  assert.equal(full.listening, true);
+  for (const conn of [first, second]) conn.close();
+  servedSecond.close();
+  full.close();
+  idle.close();
+  lease.release();
+});
+
+Deno.test("FdAcceptSource: what one poll took beyond the free slots is handed back", async () => {
+  const address = { hostname: "127.0.0.1", port: freePort() };
+  const lease = leaseSocket(address);
+  // Three clients queue before anyone polls: one poll takes them all.
+  const clients = await Promise.all([1, 2, 3].map(() => Deno.connect(address)));
+  const handed: RawTcp[] = [];
+  const slots: number[] = [];
+  const source = new FdAcceptSource({
+    fd: lease.dup(),
+    concurrency: 1,
+    handBack: (conn) => {
+      handed.push(conn);
+      return true;
+    },
+    onSlots: (free) => slots.push(free),
+  });
+  const served = await source.accept();
+  for (let i = 0; i < 50 && handed.length < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(handed.length, 2, "two handed back");
+  // Another worker adopts one and serves it.
+  const other = new FdAcceptSource({ concurrency: 1 });
+  other.adopt(handed[0]!);
+  const adopted = await other.accept();
+  const answers = await Promise.all(
+    clients.map(async (client, i) => {
+      await client.write(new TextEncoder().encode(`c${i}`));
+    }),
+  );
+  assert.equal(answers.length, 3);
+  const buffer = new Uint8Array(8);
+  for (const conn of [served, adopted]) {
+    const n = await conn.read(buffer);
+    assert.match(new TextDecoder().decode(buffer.subarray(0, n ?? 0)), /^c\d$/);
+  }
+  assert.deepEqual(slots, [1, 0]);
+  handed[1]!.close();
+  served.close();
+  adopted.close();
+  for (const client of clients) client.close();
+  source.close();
+  other.close();
+  lease.release();
+});
