@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { benchManyConnections, benchZen } from "./zen.ts";
 import { benchModels, formatRows } from "./models.ts";
+import { benchHttp } from "./http.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -60,6 +61,19 @@ if (wanted("many")) {
     if (!(error instanceof RangeError)) throw error;
     console.log(`skipped: ${error.message}`);
   }
+}
+
+if (wanted("http")) {
+  console.log(
+    `\n== HTTP GET /, 50 keep-alive connections (wrk), ${seconds} s x 3 rounds ==`,
+  );
+  const rows = await benchHttp({ seconds, connections: 50 });
+  table(rows.map((row) => ({
+    ...row,
+    rps: row.name.startsWith("ratio") ? `${row.rps.toFixed(2)}x` : row.rps,
+  })) as unknown as Record<string, unknown>[]);
+  console.log("target: keep-alive ratio >= 0.9x");
+  report.http = rows;
 }
 
 if (wanted("models")) {

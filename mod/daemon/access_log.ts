@@ -4,15 +4,16 @@
  * @module
  */
 import type { AccessRecord } from "../protocols/contract.ts";
-import { log } from "../log/log.ts";
+import { accessEnabled, log } from "../log/log.ts";
 
 const accessLogger = log("access");
 
-/** Writes one access record (a no-op sink when `log.access` is off). */
+/** Writes one access record; nothing at all when `log.access` is off. */
 export function writeAccess(record: AccessRecord): void {
+  if (!accessEnabled()) return;
   if (record.protocol === "http") {
     accessLogger.info(
-      "{peer} http {method} {target} {status} out={bytesOut} ms={durationMs}",
+      "{peer} http {method} {target} {status} in={bytesIn} out={bytesOut} ms={durationMs} {outcome}",
       { ...record, durationMs: Math.round(record.durationMs * 10) / 10 },
     );
     return;

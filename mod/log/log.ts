@@ -90,6 +90,12 @@ class LineSink {
 }
 
 let sink: LineSink | undefined;
+let accessOn = true;
+
+/** Whether access lines are written (`log.access`); lets callers skip building them. */
+export function accessEnabled(): boolean {
+  return accessOn;
+}
 
 function renderMessage(record: LogRecord): string {
   let text = "";
@@ -148,6 +154,7 @@ export function setupLogging(
   options: SetupOptions = {},
 ): void {
   tag = options.tag ?? tag;
+  accessOn = settings.access;
   sink?.close();
   sink = new LineSink(settings.file);
   const current = sink;

@@ -148,35 +148,44 @@ export class Acceptor {
     this.#totalKey = seriesKey("koan_connections_total", labels);
   }
 
+  /** Series keys built once per label value: this runs for every HTTP request. */
+  #keys = new Map<string, string>();
+
+  #key(name: string, label: string, value: string): string {
+    const cacheKey = `${name}|${label}|${value}`;
+    let key = this.#keys.get(cacheKey);
+    if (key === undefined) {
+      key = seriesKey(name, {
+        protocol: this.#options.protocol.name,
+        ...(label ? { [label]: value } : {}),
+      });
+      this.#keys.set(cacheKey, key);
+    }
+    return key;
+  }
+
   /** Counts one access record: requests, bytes, duration, outcome. */
   #record = (record: AccessRecord): void => {
     const m = this.#metrics;
-    const protocol = record.protocol;
-    if (protocol === "http") {
+    if (record.protocol === "http") {
       m.inc(
-        seriesKey("koan_requests_total", {
-          protocol,
-          status: String(record.status ?? 0),
-        }),
+        this.#key("koan_requests_total", "status", String(record.status ?? 0)),
       );
     } else {
       if (record.requests) {
         m.inc(
-          seriesKey("koan_requests_total", { protocol, status: "answered" }),
+          this.#key("koan_requests_total", "status", "answered"),
           record.requests,
         );
       }
       m.inc(
-        seriesKey("koan_connections_closed_total", {
-          protocol,
-          outcome: record.outcome,
-        }),
+        this.#key("koan_connections_closed_total", "outcome", record.outcome),
       );
     }
-    m.inc(seriesKey("koan_received_bytes_total", { protocol }), record.bytesIn);
-    m.inc(seriesKey("koan_sent_bytes_total", { protocol }), record.bytesOut);
+    m.inc(this.#key("koan_received_bytes_total", "", ""), record.bytesIn);
+    m.inc(this.#key("koan_sent_bytes_total", "", ""), record.bytesOut);
     m.observe(
-      seriesKey("koan_request_duration_seconds", { protocol }),
+      this.#key("koan_request_duration_seconds", "", ""),
       record.durationMs / 1000,
     );
     this.#options.access(record);

@@ -25,12 +25,19 @@ export interface Duplex {
   close(): void;
 }
 
+const STALL_CHECKS = 4;
+
 /** A transport over a connection, with a send timeout. */
 export class ConnTransport implements Transport {
   #conn: Duplex;
   #closed = false;
   #sendTimeoutMs: number;
   #sendDeadline;
+  /** Writes started or progressed; the watchdog compares it between checks. */
+  #writes = 0;
+  #writing = false;
+  #seenWrites = -1;
+  #stalledChecks = 0;
   /** Set when the send timeout closed the connection. */
   sendTimedOut = false;
 
@@ -38,10 +45,28 @@ export class ConnTransport implements Transport {
   constructor(conn: Duplex, sendTimeoutMs: number) {
     this.#conn = conn;
     this.#sendTimeoutMs = sendTimeoutMs;
-    this.#sendDeadline = deadlines.create(() => {
-      this.sendTimedOut = true;
-      this.close();
-    });
+    this.#sendDeadline = deadlines.create(() => this.#check());
+  }
+
+  /**
+   * The send watchdog: armed lazily at the first write and re-armed every
+   * quarter of send_timeout, instead of a clock read per write (the hot
+   * path). A write still pending and unchanged over four checks has been
+   * stalled for between 1 and 1.25 times send_timeout.
+   */
+  #check(): void {
+    if (this.#closed) return;
+    if (this.#writing && this.#writes === this.#seenWrites) {
+      if (++this.#stalledChecks >= STALL_CHECKS) {
+        this.sendTimedOut = true;
+        this.close();
+        return;
+      }
+    } else {
+      this.#stalledChecks = 0;
+      this.#seenWrites = this.#writes;
+    }
+    this.#sendDeadline.arm(this.#sendTimeoutMs / STALL_CHECKS);
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -52,18 +77,21 @@ export class ConnTransport implements Transport {
   async write(bytes: Uint8Array): Promise<void> {
     if (this.#closed) throw new Deno.errors.BrokenPipe("Connection is closed");
     // A peer that stops reading leaves the write pending forever; the
-    // deadline turns that into a closed connection after send_timeout.
-    this.#sendDeadline.arm(this.#sendTimeoutMs);
+    // watchdog turns that into a closed connection after send_timeout.
+    if (this.#writes === 0) this.#check();
+    this.#writes++;
+    this.#writing = true;
     try {
       let written = 0;
       while (written < bytes.length) {
         written += await this.#conn.write(bytes.subarray(written));
+        this.#writes++; // progress: a slow but moving peer is not stalled
       }
     } catch (error) {
       if (this.sendTimedOut) throw new SendTimeoutError();
       throw error;
     } finally {
-      this.#sendDeadline.disarm();
+      this.#writing = false;
     }
   }
 
