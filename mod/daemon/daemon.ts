@@ -42,6 +42,7 @@ import { Notifier, watchdogInterval } from "./notify.ts";
 import { addressKey, planConfig } from "./plan.ts";
 import { type HandledSignal, SignalQueue } from "./signals.ts";
 import { Supervision } from "./supervision.ts";
+import { StatusBoard } from "./status_board.ts";
 
 /** Exit codes (DESIGN §2). */
 export const EXIT = {
@@ -86,6 +87,7 @@ export class Daemon {
   #inherited: InheritedSocket[];
   #notifier = Notifier.fromEnv();
   #supervision: Supervision;
+  #board: StatusBoard;
   /** Listeners replaced by a reload, still draining. */
   #retiring = new Set<Promise<number>>();
 
@@ -97,7 +99,16 @@ export class Daemon {
     this.#options = options;
     this.#generation = generation;
     this.#inherited = inherited;
+    this.#board = new StatusBoard({
+      listeners: () =>
+        this.#slots.map((slot) => ({
+          listener: slot.listener,
+          stats: () => slot.running.stats(),
+        })),
+      draining: () => this.#state.draining,
+    });
     this.#supervision = new Supervision({
+      extra: () => this.#board.statusExtra(),
       notifier: this.#notifier,
       listeners: () =>
         this.#slots.map((slot) => ({
@@ -156,6 +167,7 @@ export class Daemon {
     }
     await daemon.#writePidFile();
     daemon.#ready();
+    daemon.#board.start();
     daemon.#supervision.start();
     return daemon;
   }
@@ -232,6 +244,7 @@ export class Daemon {
       }
     } finally {
       this.#supervision.stop();
+      this.#board.stop();
       this.#signals.close();
       closeInherited();
       await this.#removePidFile();
@@ -375,6 +388,7 @@ export class Daemon {
       logger.error("reload refused, keeping the running config: {error}", {
         error: error.message,
       });
+      this.#board.reloaded("refused");
       return;
     }
     setupLogging(generation.config.log);
@@ -439,6 +453,7 @@ export class Daemon {
     // Listeners no longer configured.
     for (const slot of old) this.#retire(slot, timeoutMs);
     this.#slots = next;
+    this.#board.reloaded("ok");
     logger.info("reloaded{from}", {
       from: loaded.path ? ` from ${loaded.path}` : "",
     });

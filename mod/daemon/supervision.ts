@@ -91,6 +91,8 @@ export interface SupervisionOptions {
   listeners: () => readonly Supervised[];
   /** Watchdog period (half of WATCHDOG_USEC) in ms; off when undefined. */
   watchdogMs?: number | undefined;
+  /** More live counters for STATUS= (requests, rate, restarts). */
+  extra?: () => string;
 }
 
 /** Periodic STATUS= and WATCHDOG=1. */
@@ -130,7 +132,7 @@ export class Supervision {
 
   /** The STATUS= text now, remembered as sent (for a message that carries it). */
   statusNow(prefix = ""): string {
-    const text = statusText(this.totals());
+    const text = this.#text();
     this.#lastStatus = text;
     return prefix + text;
   }
@@ -138,10 +140,15 @@ export class Supervision {
   /** Sends STATUS= if the counters changed (or always, with `force`). */
   refresh(force = false): void {
     if (this.#paused && !force) return;
-    const text = statusText(this.totals());
+    const text = this.#text();
     if (!force && text === this.#lastStatus) return;
     this.#lastStatus = text;
     this.#options.notifier?.send({ STATUS: text });
+  }
+
+  #text(): string {
+    const extra = this.#options.extra?.();
+    return statusText(this.totals()) + (extra ? `, ${extra}` : "");
   }
 
   #watchdog(): void {

@@ -50,6 +50,7 @@ export const STATUS_PAGE = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>koan status</title>
+<link rel="icon" href="data:,">
 <style>
   body { font: 14px/1.4 system-ui, sans-serif; margin: 2rem; color: #222; }
   h1 { font-size: 1.3rem; margin: 0 0 1rem; }
@@ -66,7 +67,7 @@ export const STATUS_PAGE = `<!doctype html>
 <h1>koan <span id="version"></span> <span id="state"></span></h1>
 <div class="tiles">
   <div class="tile">QPS (last minute)<b id="qps">–</b></div>
-  <div class="tile">p99 ms (last minute)<b id="p99">–</b></div>
+  <div class="tile" title="HTTP requests; Zen and echo connections">p99 duration ms (last minute)<b id="p99">–</b></div>
   <div class="tile">open connections<b id="connections">–</b></div>
   <div class="tile">worker restarts<b id="restarts">–</b></div>
   <div class="tile">reloads<b id="reloads">–</b></div>
@@ -126,3 +127,21 @@ setInterval(refresh, 1000);
 </body>
 </html>
 `;
+
+let source: (() => StatusReport) | undefined;
+let remoteReport: StatusReport | undefined;
+
+/** In the master: registers the function that builds the live report. */
+export function setStatusSource(build: (() => StatusReport) | undefined): void {
+  source = build;
+}
+
+/** In a worker: the report the master last pushed (about once a second). */
+export function setRemoteStatus(report: StatusReport | undefined): void {
+  remoteReport = report;
+}
+
+/** The live report, wherever the asking HTTP handler runs; undefined before the first one exists. */
+export function currentStatus(): StatusReport | undefined {
+  return source ? source() : remoteReport;
+}

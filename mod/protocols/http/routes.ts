@@ -16,6 +16,11 @@ import type { HttpRequest, Method } from "./request.ts";
 import { serveStatic } from "./static.ts";
 import { HttpError } from "./status.ts";
 import { zenRoute } from "./zen_route.ts";
+import {
+  metricsRoute,
+  statusJsonRoute,
+  statusPageRoute,
+} from "./observe_routes.ts";
 
 /** What a route may use besides the request. */
 export interface RouteContext {
@@ -67,6 +72,9 @@ export function builtInRoutes(env: ProtocolEnv): Map<string, Route> {
   const routes = new Map<string, Route>([
     ["/healthz", healthRoute],
     ["/zen", zenRoute],
+    ["/metrics", metricsRoute],
+    ["/status", statusPageRoute],
+    ["/status.json", statusJsonRoute],
   ]);
   if (!env.files) routes.set("/", helloRoute);
   return routes;

@@ -1,0 +1,130 @@
+/**
+ * The master's live status: every second it adds the daemon-wide metrics to
+ * a one-minute window, and it builds the report behind `GET /status`,
+ * `/status.json` and the counters in systemd's STATUS= line.
+ *
+ * @module
+ */
+import { formatAddress, parseAddress } from "../config/address.ts";
+import type { ListenerConfig } from "../config/settings.ts";
+import type { ListenerStats } from "../models/contract.ts";
+import { aggregate } from "../metrics/aggregate.ts";
+import { metrics, type MetricsSnapshot } from "../metrics/registry.ts";
+import {
+  type ListenerStatus,
+  setStatusSource,
+  type StatusReport,
+} from "../metrics/status.ts";
+import { MinuteWindow } from "../metrics/window.ts";
+import { VERSION } from "../version.ts";
+
+/** A listener as the board sees it. */
+export interface BoardListener {
+  listener: ListenerConfig;
+  stats(): ListenerStats;
+}
+
+/** Options for {@linkcode StatusBoard}. */
+export interface StatusBoardOptions {
+  listeners: () => readonly BoardListener[];
+  draining: () => boolean;
+}
+
+function sum(snapshot: MetricsSnapshot, prefix: string): number {
+  let total = 0;
+  for (const [key, value] of Object.entries(snapshot.counters)) {
+    if (key === prefix || key.startsWith(`${prefix}{`)) total += value;
+  }
+  return total;
+}
+
+function address(text: string): string {
+  try {
+    return formatAddress(parseAddress(text));
+  } catch {
+    return text; // an inherited socket's description
+  }
+}
+
+/** Builds the status report and keeps the minute window fed. */
+export class StatusBoard {
+  #options: StatusBoardOptions;
+  #window = new MinuteWindow();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #started = Date.now();
+
+  constructor(options: StatusBoardOptions) {
+    this.#options = options;
+  }
+
+  /** Starts sampling and serves the report to HTTP handlers in this isolate. */
+  start(): void {
+    this.#window.push(aggregate());
+    this.#timer = setInterval(() => this.#window.push(aggregate()), 1000);
+    setStatusSource(() => this.report());
+  }
+
+  /** Stops sampling. */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    setStatusSource(undefined);
+  }
+
+  /** Counts a reload (`result`: ok or refused). */
+  reloaded(result: "ok" | "refused"): void {
+    metrics.inc(`koan_reloads_total{result="${result}"}`);
+  }
+
+  /** The report now. */
+  report(): StatusReport {
+    const snapshot = aggregate();
+    const window = this.#window.stats();
+    const listeners: ListenerStatus[] = this.#options.listeners().map(
+      (item) => {
+        const stats = item.stats();
+        const now = Date.now();
+        const workers = stats.pool?.map((w) => ({
+          id: w.tag,
+          pid: w.pid,
+          uptimeSeconds: w.uptimeMs / 1000,
+          restarts: w.restarts,
+        })) ?? [{
+          id: "main",
+          pid: Deno.pid,
+          uptimeSeconds: (now - this.#started) / 1000,
+          restarts: 0,
+        }];
+        return {
+          protocol: item.listener.protocol,
+          address: address(item.listener.address),
+          model: item.listener.model,
+          connections: stats.connections,
+          workers,
+        };
+      },
+    );
+    return {
+      version: VERSION,
+      pid: Deno.pid,
+      uptimeSeconds: (Date.now() - this.#started) / 1000,
+      draining: this.#options.draining(),
+      listeners,
+      connections: listeners.reduce((n, l) => n + l.connections, 0),
+      qps: window.qps,
+      p99Ms: window.p99Ms,
+      windowSeconds: window.seconds,
+      restarts: sum(snapshot, "koan_worker_restarts_total"),
+      reloads: sum(snapshot, "koan_reloads_total"),
+    };
+  }
+
+  /** A short text of the live counters for systemd's STATUS= line. */
+  statusExtra(): string {
+    const snapshot = aggregate();
+    const window = this.#window.stats();
+    return `${sum(snapshot, "koan_requests_total")} requests, ${
+      window.qps.toFixed(1)
+    } req/s, ${sum(snapshot, "koan_worker_restarts_total")} restarts`;
+  }
+}

@@ -1,0 +1,47 @@
+/**
+ * What the daemon is doing, over HTTP: `GET /metrics` (Prometheus text,
+ * summed over every worker), `GET /status` (a self-contained page that
+ * updates itself) and `GET /status.json` (the data behind it).
+ *
+ * Pure: the numbers come from `mod/metrics/` (the isolate's registry plus
+ * what the master aggregates and pushes), never from `Deno.*`.
+ *
+ * @module
+ */
+import { aggregate } from "../../metrics/aggregate.ts";
+import { renderPrometheus } from "../../metrics/prometheus.ts";
+import { currentStatus, STATUS_PAGE } from "../../metrics/status.ts";
+import { constantReply, type Reply, textReply } from "./reply.ts";
+import type { Route } from "./routes.ts";
+import { HttpError } from "./status.ts";
+
+const PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** `GET /metrics`. */
+export const metricsRoute: Route = {
+  methods: ["GET"],
+  handle: (): Reply =>
+    textReply(200, renderPrometheus(aggregate()), PROMETHEUS_TYPE),
+};
+
+const PAGE: Reply = constantReply(
+  textReply(200, STATUS_PAGE, "text/html; charset=utf-8"),
+);
+
+/** `GET /status`: the HTML page. */
+export const statusPageRoute: Route = {
+  methods: ["GET"],
+  handle: (): Reply => PAGE,
+};
+
+/** `GET /status.json`: the live report. */
+export const statusJsonRoute: Route = {
+  methods: ["GET"],
+  handle: (): Reply => {
+    const report = currentStatus();
+    if (!report) {
+      throw new HttpError(503, "The status report is not ready yet");
+    }
+    return textReply(200, JSON.stringify(report), "application/json");
+  },
+};
