@@ -274,6 +274,15 @@ export class RequestParser {
     // more than the bytes it skips.
     for (; i < end; i++) {
       if (buf[i] !== LF) continue;
+      // Limits first, so the answer never depends on where reads split the
+      // bytes (the end-of-chunk checks below would have said 414/431 too).
+      if (this.#lineEnd < 0) {
+        if (i - start > maxRequestLine + 1) {
+          throw new HttpError(414, "Request line longer than max_request_line");
+        }
+      } else if (i - start - this.#lineEnd - 1 > maxHeaderBytes + 2) {
+        throw new HttpError(431, "Header block larger than max_header_bytes");
+      }
       if (i === start || buf[i - 1] !== CR) {
         throw new HttpError(400, "Bare LF in the request head");
       }
