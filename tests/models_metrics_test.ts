@@ -94,7 +94,11 @@ workers = 2
   const expected = (snapshot: MetricsSnapshot) =>
     sum(snapshot.counters, "koan_requests_total", 'protocol="zen"') ===
       2 * ZEN_ANSWERS &&
-    sum(snapshot.counters, "koan_connections_closed_total", 'protocol="echo"') ===
+    sum(
+        snapshot.counters,
+        "koan_connections_closed_total",
+        'protocol="echo"',
+      ) ===
       2 * ECHO_CONNECTIONS &&
     sum(snapshot.gauges, "koan_connections_open") === 0;
   let snapshot: MetricsSnapshot | undefined;
@@ -136,4 +140,40 @@ workers = 2
   const after = (await read(dump))!;
   assert.ok(expected(after), JSON.stringify(after.counters));
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("metrics: /metrics served by a worker shows the whole daemon (at most about two seconds stale)", async () => {
+  const http = freePort();
+  const zen = freePort();
+  await using _daemon = await startDaemon([], {
+    config: `
+[[listener]]
+protocol = "http"
+address = "127.0.0.1:${http}"
+model = "threads"
+workers = 2
+
+[[listener]]
+protocol = "zen"
+address = "127.0.0.1:${zen}"
+model = "processes"
+workers = 2
+
+[limits]
+worker_timeout = 2
+`,
+    ports: [http, zen],
+    timeoutMs: 30_000,
+  });
+  const questions = Array(ZEN_ANSWERS).fill("Readability?");
+  assert.equal((await ask(zen, questions)).length, ZEN_ANSWERS);
+  // Counted in a child process; served by a thread: only the master's
+  // push can bring the one to the other.
+  await eventually(async () => {
+    const response = await fetch(`http://127.0.0.1:${http}/metrics`);
+    const text = await response.text();
+    return new RegExp(
+      `koan_requests_total\\{protocol="zen",status="answered"\\} ${ZEN_ANSWERS}\\b`,
+    ).test(text);
+  }, "the worker's /metrics to show the other pool's answers");
 });

@@ -79,7 +79,11 @@ export function aggregate(): MetricsSnapshot {
  * ended with it.
  */
 export function retiredPart(snapshot: MetricsSnapshot): MetricsSnapshot {
-  return { ...emptySnapshot(), counters: snapshot.counters, histograms: snapshot.histograms };
+  return {
+    ...emptySnapshot(),
+    counters: snapshot.counters,
+    histograms: snapshot.histograms,
+  };
 }
 
 /**

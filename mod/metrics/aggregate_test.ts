@@ -54,6 +54,9 @@ Deno.test("subtractSnapshot() takes one worker's counts out of a total", () => {
   assert.equal(others.counters.c, 2);
   assert.equal(others.gauges.g, 0);
   assert.equal(others.histograms.h?.count, 1);
-  assert.deepEqual(others.histograms.h?.counts, a.snapshot().histograms.h!.counts);
+  assert.deepEqual(
+    others.histograms.h?.counts,
+    a.snapshot().histograms.h!.counts,
+  );
   assert.deepEqual(retiredPart(b.snapshot()).gauges, {});
 });

@@ -23,7 +23,7 @@
  * @module
  */
 import { log } from "../log/log.ts";
-import { BACKLOG, rawTcp, type RawTcp, SERVER, SOCKET } from "../net/fd_tcp.ts";
+import { BACKLOG, type RawTcp, rawTcp, SERVER, SOCKET } from "../net/fd_tcp.ts";
 
 /** A worker as the router sees it. */
 export interface HandbackWorker<C> {

@@ -92,7 +92,7 @@ export type FromWorker =
   | { t: "recycle"; served: number }
   /** Drain finished; `forced` connections were cut at the deadline. */
   | { t: "drained"; forced: number; metrics?: MetricsSnapshot }
-  /** Shared socket: free slots changed (`concurrency > 0` only). */
+  /** Shared socket: free slots changed (see `FdAcceptSource`). */
   | { t: "slots"; free: number; adopted: number }
   /** Threads: a connection this worker has no room for (its descriptor). */
   | { t: "handback"; fd: number }

@@ -79,8 +79,7 @@ export class PoolWorker {
           ...(init.listenFd === undefined ? {} : { fd: init.listenFd }),
           concurrency: init.concurrency,
           ...(host.handBack ? { handBack: host.handBack } : {}),
-          onSlots: (free, adopted) =>
-            host.send({ t: "slots", free, adopted }),
+          onSlots: (free, adopted) => host.send({ t: "slots", free, adopted }),
         });
       }
       running = serveInIsolate({

@@ -35,10 +35,10 @@
  */
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
 import type net from "node:net";
-import { Readable, Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { formatAddress } from "../config/address.ts";
 import { log } from "../log/log.ts";
-import { rawTcp, type RawTcp, SERVER } from "../net/fd_tcp.ts";
+import { type RawTcp, rawTcp, SERVER } from "../net/fd_tcp.ts";
 import { LocalLimiter } from "../net/limiter.ts";
 import type {
   Generation,
@@ -87,6 +87,63 @@ function wire(generation: Generation): WireGeneration {
 /** The IPC message that carries a handed-back or handed-over connection. */
 export interface HandMessage {
   t: "handback" | "conn" | "socket";
+}
+
+/**
+ * A child's stdout as a web stream. Not `Readable.toWeb`: cancelling that
+ * (when the channel closes) leaves a rejected promise nobody can catch,
+ * which would end the master.
+ */
+function webReadable(stream: Readable): ReadableStream<Uint8Array> {
+  // A child that died mid-write, or a cancelled read: the exit is handled
+  // where the child's status is awaited, not as an error here.
+  stream.on("error", () => {});
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const end = () => {
+        try {
+          controller.close();
+        } catch {
+          // Closed already.
+        }
+      };
+      stream.on("data", (chunk: Uint8Array) => {
+        try {
+          controller.enqueue(new Uint8Array(chunk));
+        } catch {
+          // Cancelled: what comes after is not read.
+        }
+      });
+      stream.on("end", end);
+      stream.on("close", end);
+    },
+    cancel() {
+      stream.destroy();
+    },
+  });
+}
+
+/** A child's stdin as a web stream (see {@linkcode webReadable}). */
+function webWritable(stream: Writable): WritableStream<Uint8Array> {
+  stream.on("error", () => {});
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      return new Promise((resolve, reject) => {
+        stream.write(chunk, (error) => error ? reject(error) : resolve());
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        if (stream.writableFinished || stream.destroyed) return resolve();
+        stream.once("close", () => resolve());
+        stream.once("error", () => resolve());
+        stream.end(() => resolve());
+      });
+    },
+    abort() {
+      stream.destroy();
+    },
+  });
 }
 
 function sendHandle(
@@ -147,8 +204,8 @@ export const processes: Model = {
         });
       });
       const channel = new LineChannel<FromWorker, ToWorker<WireGeneration>>(
-        Readable.toWeb(child.stdout!) as ReadableStream<Uint8Array>,
-        Writable.toWeb(child.stdin!) as WritableStream<Uint8Array>,
+        webReadable(child.stdout!),
+        webWritable(child.stdin!),
       );
       // Connections this child holds places for, to give back if it dies.
       const held = new Map<string, number>();
@@ -201,7 +258,9 @@ export const processes: Model = {
         const TCP = rawTcp()!;
         const handle = new TCP(SERVER);
         if (handle.open(lease.dup()) === 0) {
-          if (!sendHandle(child, { t: "socket" }, handle, () => handle.close())) {
+          if (
+            !sendHandle(child, { t: "socket" }, handle, () => handle.close())
+          ) {
             handle.close();
           }
         }

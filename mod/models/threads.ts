@@ -22,7 +22,11 @@
  */
 import { formatAddress } from "../config/address.ts";
 import { log } from "../log/log.ts";
-import { canShareSockets, leaseSocket, type SocketLease } from "../net/fd_shared.ts";
+import {
+  canShareSockets,
+  leaseSocket,
+  type SocketLease,
+} from "../net/fd_shared.ts";
 import { closeFd, SOCKET } from "../net/fd_tcp.ts";
 import { SharedLimiter } from "../net/limiter.ts";
 import { inheritedFd } from "../net/listen.ts";

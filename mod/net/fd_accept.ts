@@ -24,7 +24,14 @@
 import net from "node:net";
 import { log } from "../log/log.ts";
 import type { AcceptedConn, AcceptSource } from "./acceptor.ts";
-import { BACKLOG, closeFd, rawTcp, type RawTcp, SERVER, SOCKET } from "./fd_tcp.ts";
+import {
+  BACKLOG,
+  closeFd,
+  type RawTcp,
+  rawTcp,
+  SERVER,
+  SOCKET,
+} from "./fd_tcp.ts";
 import { nodeConn } from "./node_source.ts";
 
 /** Options for {@linkcode FdAcceptSource}. */
@@ -42,12 +49,16 @@ export interface FdSourceOptions {
    */
   handBack?: (conn: RawTcp) => boolean;
   /**
-   * Told the free slots whenever they change (not for `concurrency = 0`),
-   * with the count of connections adopted so far, so the master can tell
-   * which of its hand-overs the figure already includes.
+   * Told the free slots whenever they change ({@linkcode UNLIMITED_SLOTS}
+   * for `concurrency = 0`, and 0 once closed), with the count of
+   * connections adopted so far, so the master can tell which of its
+   * hand-overs the figure already includes.
    */
   onSlots?: (free: number, adopted: number) => void;
 }
+
+/** Free slots reported for `concurrency = 0`. */
+export const UNLIMITED_SLOTS = 1 << 20;
 
 interface Waiter {
   resolve: (conn: AcceptedConn) => void;
@@ -118,9 +129,12 @@ export class FdAcceptSource implements AcceptSource {
     if (typeof connection === "number") {
       raw = new this.#TCP(SOCKET);
       if (raw.open(connection) !== 0) {
-        this.#logger.warn("could not adopt a handed-over connection (fd {fd})", {
-          fd: connection,
-        });
+        this.#logger.warn(
+          "could not adopt a handed-over connection (fd {fd})",
+          {
+            fd: connection,
+          },
+        );
         return;
       }
     } else {
@@ -158,9 +172,7 @@ export class FdAcceptSource implements AcceptSource {
     if (this.#fd >= 0) closeFd(this.#fd, SERVER);
     this.#fd = -1;
     // No room any more: the master must not pass anything over.
-    if (this.#options.concurrency > 0) {
-      this.#options.onSlots?.(0, this.#adopted);
-    }
+    this.#options.onSlots?.(0, this.#adopted);
     for (const waiter of this.#waiters.splice(0)) waiter.reject(closedError());
     // Accepted but never served: a sibling may still serve them.
     for (const raw of this.#ready.splice(0)) this.#giveBack(raw);
@@ -248,11 +260,8 @@ export class FdAcceptSource implements AcceptSource {
         this.#fd = spare;
       }
     }
-    const free = this.free;
-    if (
-      this.#options.concurrency > 0 && free !== this.#reported &&
-      !this.#closed
-    ) {
+    const free = Math.min(this.free, UNLIMITED_SLOTS);
+    if (free !== this.#reported && !this.#closed) {
       this.#reported = free;
       this.#options.onSlots?.(free, this.#adopted);
     }

@@ -10,7 +10,10 @@ function freePort(): number {
 
 async function roundTrip(
   conn: Deno.Conn,
-  served: { read(b: Uint8Array): Promise<number | null>; write(b: Uint8Array): Promise<number> },
+  served: {
+    read(b: Uint8Array): Promise<number | null>;
+    write(b: Uint8Array): Promise<number>;
+  },
 ): Promise<string> {
   await conn.write(new TextEncoder().encode("hi"));
   const buffer = new Uint8Array(16);

@@ -13,7 +13,13 @@
  * @module
  */
 import { type Address, formatAddress } from "../config/address.ts";
-import { bindListeningFd, closeFd, rawTcp, type RawTcp, SERVER } from "./fd_tcp.ts";
+import {
+  bindListeningFd,
+  closeFd,
+  type RawTcp,
+  rawTcp,
+  SERVER,
+} from "./fd_tcp.ts";
 
 /** A lease on a pool's listening socket. */
 export interface SocketLease {
