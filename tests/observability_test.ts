@@ -143,26 +143,41 @@ for (const model of ["async", "threads", "processes"] as const) {
   });
 }
 
-Deno.test("/status.json reports listeners, models and workers", async () => {
-  const zen = freePort();
-  const http = freePort();
-  await using _daemon = await startDaemon(
-    ["--zen", `127.0.0.1:${zen}`, "--http", `127.0.0.1:${http}`],
-    { ports: [zen, http] },
-  );
-  await ask(zen, ["Readability?"]);
-  const report = await (await fetch(`http://127.0.0.1:${http}/status.json`))
-    .json();
-  assert.equal(report.draining, false);
-  assert.deepEqual(
-    report.listeners.map((l: { protocol: string; model: string }) =>
-      `${l.protocol}/${l.model}`
-    ),
-    ["zen/async", "http/async"],
-  );
-  assert.equal(report.listeners[0].workers.length, 1);
-  assert.equal(typeof report.qps, "number");
-});
+for (const model of ["async", "processes"] as const) {
+  Deno.test(`/status.json reports listeners, models and workers (${model})`, async () => {
+    const zen = freePort();
+    const http = freePort();
+    const pooled = model === "processes";
+    await using _daemon = await startDaemon(
+      [
+        "--zen",
+        `127.0.0.1:${zen}`,
+        "--http",
+        `127.0.0.1:${http}`,
+        "--model",
+        model,
+        ...(pooled ? ["--workers", "2"] : []),
+      ],
+      { ports: [zen, http], timeoutMs: 30_000 },
+    );
+    await ask(zen, ["Readability?"]);
+    // Under a pool the HTTP worker serves the report the master pushed (about once a second).
+    await eventually(async () => {
+      const response = await fetch(`http://127.0.0.1:${http}/status.json`);
+      assert.equal(response.status, 200, await response.clone().text());
+      const report = await response.json();
+      assert.equal(report.draining, false);
+      assert.deepEqual(
+        report.listeners.map((l: { protocol: string; model: string }) =>
+          `${l.protocol}/${l.model}`
+        ),
+        [`zen/${model}`, `http/${model}`],
+      );
+      assert.equal(report.listeners[0].workers.length, pooled ? 2 : 1);
+      assert.equal(typeof report.qps, "number");
+    });
+  });
+}
 
 Deno.test("the status page loads in Chromium and its numbers move under load", async () => {
   const zen = freePort();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { StatusReport } from "../metrics/status.ts";
 import type { Config } from "../config/settings.ts";
 import { makeTable } from "../protocols/zen/aphorisms.ts";
 import type { Refusal } from "../net/limiter.ts";
@@ -73,7 +74,7 @@ export type ToWorker<G = Generation> =
   /** Whether connections handed back wait in the master (take those first). */
   | { t: "queued"; waiting: boolean }
   /** The rest of the daemon's metrics (everything but this worker). */
-  | { t: "metrics"; snapshot: MetricsSnapshot };
+  | { t: "metrics"; snapshot: MetricsSnapshot; status?: StatusReport };
 
 /** Worker → master. */
 export type FromWorker =

@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { currentStatus } from "../metrics/status.ts";
 import { log } from "../log/log.ts";
 import {
   addSnapshotProvider,
@@ -213,14 +214,17 @@ export class Pool {
     return mergeSnapshots(parts);
   }
 
-  /** Sends each worker the daemon's metrics without its own. */
+  /** Sends each worker the daemon's metrics without its own, and the status report. */
   #pushMetrics(): void {
     const total = aggregate();
+    // The same report for every worker: /status.json served by a worker.
+    const status = currentStatus();
     for (const member of this.#members.values()) {
       if (member.state !== "ready" || !member.metrics) continue;
       member.worker.send({
         t: "metrics",
         snapshot: subtractSnapshot(total, member.metrics),
+        ...(status ? { status } : {}),
       });
     }
   }

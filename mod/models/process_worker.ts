@@ -20,6 +20,7 @@ import process from "node:process";
 import type net from "node:net";
 import { flushLogs, log, reopenLogs } from "../log/log.ts";
 import { setRemote } from "../metrics/aggregate.ts";
+import { setRemoteStatus } from "../metrics/status.ts";
 import { metrics } from "../metrics/registry.ts";
 import type { RawTcp } from "../net/fd_tcp.ts";
 import { protocolFor } from "../protocols/registry.ts";
@@ -219,6 +220,7 @@ async function runPoolChild(): Promise<number> {
           break;
         case "metrics":
           setRemote(message.snapshot);
+          setRemoteStatus(message.status);
           break;
       }
     }

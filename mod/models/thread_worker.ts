@@ -12,6 +12,7 @@
  */
 import { reopenLogs } from "../log/log.ts";
 import { setRemote } from "../metrics/aggregate.ts";
+import { setRemoteStatus } from "../metrics/status.ts";
 import { metrics } from "../metrics/registry.ts";
 import { SharedLimiter } from "../net/limiter.ts";
 import type { FromWorker, PoolInit, ToWorker } from "./messages.ts";
@@ -78,6 +79,7 @@ scope.onmessage = (event) => {
       break;
     case "metrics":
       setRemote(message.snapshot);
+      setRemoteStatus(message.status);
       break;
     case "admitted":
       break;
