@@ -57,6 +57,14 @@ export function admittingSource(
         refuse(conn, refusal, options.busyReply);
       }
     },
+    // At a drain, connections already accepted are served, not handed back
+    // (a socket cannot travel child -> master reliably in Deno 2.9). The
+    // master is told of each so its counts stay balanced on release.
+    takePending: () => {
+      const pending = inner.takePending?.() ?? [];
+      for (const conn of pending) void options.ask(conn.source);
+      return pending;
+    },
     close: () => inner.close(),
   };
 }

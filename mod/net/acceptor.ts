@@ -60,6 +60,8 @@ export interface AcceptSource {
   accept(): Promise<AcceptedConn>;
   /** Stops listening. Idempotent. */
   close(): void;
+  /** Connections accepted but not yet returned by `accept()`, handed over once at stop. */
+  takePending?(): AcceptedConn[];
 }
 
 /** Adapts a `Deno.Listener` to an {@linkcode AcceptSource}. */
@@ -313,6 +315,11 @@ export class Acceptor {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
+    // Connections the source accepted but has not handed over yet are
+    // clients already in flight: serve them rather than drop them.
+    for (const conn of this.#listener.takePending?.() ?? []) {
+      this.#admit(conn);
+    }
     this.#listener.close();
     this.#slotFreed?.();
   }

@@ -161,6 +161,11 @@ export class FdAcceptSource implements AcceptSource {
     this.#sync();
   }
 
+  /** Hands over every connection accepted and not yet served (at stop). */
+  takePending(): AcceptedConn[] {
+    return this.#ready.splice(0).map((raw) => this.#deliver(raw));
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

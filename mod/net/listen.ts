@@ -16,6 +16,8 @@
 import { type Address, formatAddress } from "../config/address.ts";
 import { type AcceptSource, denoSource } from "./acceptor.ts";
 import { SharedSource } from "./shared_source.ts";
+import { canShareSockets, leaseSocket, socketLeases } from "./fd_shared.ts";
+import { FdAcceptSource } from "./fd_accept.ts";
 
 /** Options for {@linkcode openSource}. */
 export interface OpenOptions {
@@ -57,6 +59,27 @@ export function openSource(
   const key = formatAddress(address);
   const entry = table.get(key);
   if (entry && !entry.shared.closed) return entry.shared.lease();
+  if (socketLeases(address) > 0 && canShareSockets()) {
+    // A worker pool holds this address (a reload is moving the listener
+    // from a pool to this isolate): accept from the pool's very socket, so
+    // the kernel queue survives the switch and no waiting client is reset.
+    const lease = leaseSocket(address);
+    const source = new FdAcceptSource({ fd: lease.dup(), concurrency: 0 });
+    const shared = new SharedSource({
+      accept: () => source.accept(),
+      takePending: () => source.takePending(),
+      close() {
+        source.close();
+        lease.release();
+      },
+    }, {
+      onClose: () => {
+        if (table.get(key)?.shared === shared) table.delete(key);
+      },
+    });
+    table.set(key, { shared });
+    return shared.lease();
+  }
   const listener = Deno.listen({
     transport: "tcp",
     hostname: address.hostname,

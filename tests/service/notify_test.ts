@@ -22,7 +22,10 @@ Deno.test("notify: READY, STATUS, RELOADING+MONOTONIC_USEC, READY, STOPPING acro
   const ready = await notify.waitFor((f) => f.READY === "1");
   const first = notify.fields[ready]!;
   assert.equal(first.MAINPID, String(daemon.pid));
-  assert.match(first.STATUS ?? "", /^1 listener, 0 connections, 1 worker$/);
+  assert.match(
+    first.STATUS ?? "",
+    /^1 listener, 0 connections, 1 worker, 0 requests, [\d.]+ req\/s, 0 restarts$/,
+  );
   assert.deepEqual(await ask(port, ["Beautiful is better than?"]), ["ugly."]);
 
   const before = notify.messages.length;
