@@ -17,6 +17,24 @@ import {
 
 const MODELS = ["iterative", "async"] as const;
 
+/** Runs the seeds' client.py against `port`; resolves with its output. */
+function seedClient(
+  port: number,
+  ...extra: string[]
+): Promise<Deno.CommandOutput> {
+  return new Deno.Command("python3", {
+    args: [
+      `${ROOT_DIR}tests/fixtures/seed_client.py`,
+      "127.0.0.1",
+      "-p",
+      String(port),
+      ...extra,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+}
+
 for (const model of MODELS) {
   Deno.test(`zen (${model}): the seeds' client.py gets its three answers`, async () => {
     const port = freePort();
@@ -28,16 +46,7 @@ for (const model of MODELS) {
     ], {
       ports: [port],
     });
-    const output = await new Deno.Command("python3", {
-      args: [
-        `${ROOT_DIR}tests/fixtures/seed_client.py`,
-        "127.0.0.1",
-        "-p",
-        String(port),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
+    const output = await seedClient(port);
     const text = new TextDecoder().decode(output.stdout);
     assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
     assert.match(text, /b'Beautiful is better than\?' b'ugly\.'/);
@@ -58,17 +67,7 @@ for (const model of MODELS) {
     ], {
       ports: [port],
     });
-    const output = await new Deno.Command("python3", {
-      args: [
-        `${ROOT_DIR}tests/fixtures/seed_client.py`,
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "--cause-error",
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).output();
+    const output = await seedClient(port, "--cause-error");
     assert.equal(output.code, 0);
     await daemon.waitForLog(
       /in=24 out=0 requests=0 .*sent a partial question then closed/,

@@ -45,8 +45,10 @@ import {
   CrashLoopError,
   type Generation,
   type ListenerStats,
+  type RunningListener,
   type WorkerStats,
 } from "./contract.ts";
+import { limitsOf } from "./in_isolate.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
 import { onReopenSignal } from "./reopen.ts";
 
@@ -653,4 +655,47 @@ export class Pool {
       pool,
     };
   }
+}
+
+/** What {@linkcode runPool} closes along with the pool. */
+export interface PoolParts {
+  /** The listener's limiter; reloads apply new limits to it. */
+  limiter: { update(settings: ReturnType<typeof limitsOf>): void };
+  /** Hand-back routing; closed once the pool has drained. */
+  router: { close(): void };
+  /** The shared socket, if any; released once the pool has drained. */
+  lease?: { release(): void } | undefined;
+}
+
+/**
+ * Starts `pool` and returns it as a running listener: the one shape both
+ * pooled models (`threads`, `processes`) give the daemon.
+ */
+export async function runPool(
+  pool: Pool,
+  parts: PoolParts,
+): Promise<RunningListener> {
+  const { limiter, router, lease } = parts;
+  try {
+    await pool.start();
+  } catch (error) {
+    router.close();
+    lease?.release();
+    throw error;
+  }
+  return {
+    stats: () => pool.stats(),
+    update(generation) {
+      limiter.update(limitsOf(generation));
+      pool.update(generation);
+      return Promise.resolve();
+    },
+    async drain(timeoutMs) {
+      const forced = await pool.drain(timeoutMs);
+      router.close();
+      lease?.release();
+      return forced;
+    },
+    scale: (delta) => pool.scale(delta),
+  };
 }

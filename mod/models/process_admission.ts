@@ -7,15 +7,16 @@
  *
  * @module
  */
-import { log } from "../log/log.ts";
-import type { AcceptedConn, AcceptSource } from "../net/acceptor.ts";
+import {
+  type AcceptedConn,
+  type AcceptSource,
+  refuseConnection,
+} from "../net/acceptor.ts";
 import type {
   AdjustableLimiter,
   LimiterSettings,
   Refusal,
 } from "../net/limiter.ts";
-
-const REFUSAL_WRITE_MS = 1000;
 
 /** Asks the master about a source; resolves to a refusal or undefined. */
 export type AskMaster = (source: string) => Promise<Refusal | undefined>;
@@ -26,21 +27,6 @@ export interface AdmittingOptions {
   ask: AskMaster;
   /** Bytes sent to a refused connection before closing it. */
   busyReply: Uint8Array;
-}
-
-function refuse(conn: AcceptedConn, reason: string, reply: Uint8Array): void {
-  log("net").warn("refused {peer}: {reason}", { peer: conn.peer, reason });
-  const timer = setTimeout(() => conn.close(), REFUSAL_WRITE_MS);
-  (reply.length ? conn.write(reply) : Promise.resolve(0))
-    .catch(() => 0)
-    .finally(() => {
-      clearTimeout(timer);
-      try {
-        conn.close();
-      } catch {
-        // Closed by the timer already.
-      }
-    });
 }
 
 /** Wraps a source so that it yields only connections the master admitted. */
@@ -54,7 +40,7 @@ export function admittingSource(
         const conn = await inner.accept();
         const refusal = await options.ask(conn.source);
         if (refusal === undefined) return conn;
-        refuse(conn, refusal, options.busyReply);
+        refuseConnection(conn, refusal, options.busyReply);
       }
     },
     // At a drain, connections already accepted are served, not handed back

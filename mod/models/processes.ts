@@ -55,7 +55,7 @@ import {
   type ToWorker,
   type WireGeneration,
 } from "./messages.ts";
-import { Pool, type SpawnWorker, type WorkerExit } from "./pool.ts";
+import { Pool, runPool, type SpawnWorker, type WorkerExit } from "./pool.ts";
 import { type ChildNeeds, netNeed, workerCommand } from "./spawn.ts";
 import { effectiveWorkers, poolSocket } from "./threads.ts";
 
@@ -334,27 +334,6 @@ export const processes: Model = {
       spawn,
       ...(context.onFatal ? { onFatal: context.onFatal } : {}),
     });
-    try {
-      await pool.start();
-    } catch (error) {
-      router.close();
-      lease?.release();
-      throw error;
-    }
-    return {
-      stats: () => pool.stats(),
-      update(generation) {
-        limiter.update(limitsOf(generation));
-        pool.update(generation);
-        return Promise.resolve();
-      },
-      async drain(timeoutMs) {
-        const forced = await pool.drain(timeoutMs);
-        router.close();
-        lease?.release();
-        return forced;
-      },
-      scale: (delta) => pool.scale(delta),
-    };
+    return await runPool(pool, { limiter, router, lease });
   },
 };

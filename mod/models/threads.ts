@@ -34,7 +34,7 @@ import type { Model, ModelContext, RunningListener } from "./contract.ts";
 import { HandbackRouter, type HandbackWorker } from "./handback.ts";
 import { limitsOf } from "./in_isolate.ts";
 import type { FromWorker, ToWorker } from "./messages.ts";
-import { Pool, type SpawnWorker, type WorkerExit } from "./pool.ts";
+import { Pool, runPool, type SpawnWorker, type WorkerExit } from "./pool.ts";
 
 const WORKER_URL = new URL("./thread_worker.ts", import.meta.url);
 /** Limiter slots: the most threads a pool may ever have at once. */
@@ -176,27 +176,6 @@ export const threads: Model = {
       maxWorkers: MAX_THREADS,
       ...(context.onFatal ? { onFatal: context.onFatal } : {}),
     });
-    try {
-      await pool.start();
-    } catch (error) {
-      router.close();
-      lease?.release();
-      throw error;
-    }
-    return {
-      stats: () => pool.stats(),
-      update(generation) {
-        limiter.update(limitsOf(generation));
-        pool.update(generation);
-        return Promise.resolve();
-      },
-      async drain(timeoutMs) {
-        const forced = await pool.drain(timeoutMs);
-        router.close();
-        lease?.release();
-        return forced;
-      },
-      scale: (delta) => pool.scale(delta),
-    };
+    return await runPool(pool, { limiter, router, lease });
   },
 };

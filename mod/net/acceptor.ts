@@ -121,6 +121,29 @@ const REFUSAL_WRITE_MS = 1000;
  */
 export const FRESH_GRACE_MS = 1000;
 
+/**
+ * Refuses a connection over the limits: one log line, the protocol's busy
+ * reply (bounded in time), then a close. Never waits on the client.
+ */
+export function refuseConnection(
+  conn: AcceptedConn,
+  reason: string,
+  reply: Uint8Array,
+): void {
+  log("net").warn("refused {peer}: {reason}", { peer: conn.peer, reason });
+  const timer = setTimeout(() => conn.close(), REFUSAL_WRITE_MS);
+  (reply.length ? conn.write(reply) : Promise.resolve(0))
+    .catch(() => 0)
+    .finally(() => {
+      clearTimeout(timer);
+      try {
+        conn.close();
+      } catch {
+        // Closed by the timer already.
+      }
+    });
+}
+
 /** Serves one listener until stopped. */
 export class Acceptor {
   #listener: AcceptSource;
@@ -295,20 +318,7 @@ export class Acceptor {
   }
 
   #refuse(conn: AcceptedConn, reason: string): void {
-    const peer = conn.peer;
-    this.#logger.warn("refused {peer}: {reason}", { peer, reason });
-    const reply = this.#options.protocol.busyReply;
-    const timer = setTimeout(() => conn.close(), REFUSAL_WRITE_MS);
-    (reply.length ? conn.write(reply) : Promise.resolve(0))
-      .catch(() => 0)
-      .finally(() => {
-        clearTimeout(timer);
-        try {
-          conn.close();
-        } catch {
-          // Closed by the timer already.
-        }
-      });
+    refuseConnection(conn, reason, this.#options.protocol.busyReply);
   }
 
   /** Stops accepting and closes the listening socket. */
