@@ -104,3 +104,28 @@ export function serveInIsolate(
     },
   };
 }
+
+/**
+ * A per-connection model's listener: the main thread accepts (so
+ * `max_connections` caps the workers) and every open connection is one
+ * worker; `stopReopen` ends its log-reopen forwarding once drained.
+ */
+export function perConnectionListener(
+  running: InIsolateListener,
+  stopReopen: () => void,
+): RunningListener {
+  return {
+    stats: () => {
+      const { connections } = running.stats();
+      return { connections, workers: connections };
+    },
+    update: (generation) => running.update(generation),
+    async drain(timeoutMs: number) {
+      try {
+        return await running.drain(timeoutMs);
+      } finally {
+        stopReopen();
+      }
+    },
+  };
+}

@@ -23,7 +23,7 @@ import type {
 import type { Generation, Model, ModelContext } from "./contract.ts";
 import type { ConnInit } from "./conn_process_worker.ts";
 import { encodeFrame, FRAME } from "./frames.ts";
-import { serveInIsolate } from "./in_isolate.ts";
+import { perConnectionListener, serveInIsolate } from "./in_isolate.ts";
 import { toWire, type WireGeneration } from "./messages.ts";
 import { onReopenSignal } from "./reopen.ts";
 import { type ChildCommand, type ChildNeeds, workerCommand } from "./spawn.ts";
@@ -171,20 +171,6 @@ export const processPerConnection: Model = {
     const stopReopen = onReopenSignal(() => {
       for (const reopen of live.values()) reopen();
     });
-    return Promise.resolve({
-      // One child per connection.
-      stats: () => ({
-        connections: running.stats().connections,
-        workers: running.stats().connections,
-      }),
-      update: (generation) => running.update(generation),
-      async drain(timeoutMs: number) {
-        try {
-          return await running.drain(timeoutMs);
-        } finally {
-          stopReopen();
-        }
-      },
-    });
+    return Promise.resolve(perConnectionListener(running, stopReopen));
   },
 };

@@ -19,7 +19,7 @@ import {
   type ToConnWorker,
   WINDOW,
 } from "./conn_thread_messages.ts";
-import { serveInIsolate } from "./in_isolate.ts";
+import { perConnectionListener, serveInIsolate } from "./in_isolate.ts";
 import { onReopenSignal } from "./reopen.ts";
 
 const WORKER_URL = new URL("./conn_thread_worker.ts", import.meta.url);
@@ -157,20 +157,6 @@ export const threadPerConnection: Model = {
       // Long-lived connections keep their log file open: reopen it too.
       for (const worker of live) worker.postMessage({ t: "reopen" });
     });
-    return Promise.resolve({
-      // One thread per connection.
-      stats: () => ({
-        connections: running.stats().connections,
-        workers: running.stats().connections,
-      }),
-      update: (generation) => running.update(generation),
-      async drain(timeoutMs: number) {
-        try {
-          return await running.drain(timeoutMs);
-        } finally {
-          stopReopen();
-        }
-      },
-    });
+    return Promise.resolve(perConnectionListener(running, stopReopen));
   },
 };

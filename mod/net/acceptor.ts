@@ -173,46 +173,58 @@ export class Acceptor {
     this.#totalKey = seriesKey("koan_connections_total", labels);
   }
 
-  /** Series keys built once per label value: this runs for every HTTP request. */
-  #keys = new Map<string, string>();
+  // Series keys built once (per status or outcome seen), not per request:
+  // #record runs for every HTTP request.
+  #fixedKeys:
+    | { in: string; out: string; duration: string; answered: string }
+    | undefined;
+  #statusKeys = new Map<number, string>();
+  #outcomeKeys = new Map<string, string>();
 
-  #key(name: string, label: string, value: string): string {
-    const cacheKey = `${name}|${label}|${value}`;
-    let key = this.#keys.get(cacheKey);
-    if (key === undefined) {
-      key = seriesKey(name, {
-        protocol: this.#options.protocol.name,
-        ...(label ? { [label]: value } : {}),
-      });
-      this.#keys.set(cacheKey, key);
-    }
-    return key;
+  #seriesFor(name: string, labels: Record<string, string> = {}): string {
+    return seriesKey(name, {
+      protocol: this.#options.protocol.name,
+      ...labels,
+    });
+  }
+
+  #fixed() {
+    return this.#fixedKeys ??= {
+      in: this.#seriesFor("koan_received_bytes_total"),
+      out: this.#seriesFor("koan_sent_bytes_total"),
+      duration: this.#seriesFor("koan_request_duration_seconds"),
+      answered: this.#seriesFor("koan_requests_total", { status: "answered" }),
+    };
   }
 
   /** Counts one access record: requests, bytes, duration, outcome. */
   #record = (record: AccessRecord): void => {
     const m = this.#metrics;
+    const keys = this.#fixed();
     if (record.protocol === "http") {
-      m.inc(
-        this.#key("koan_requests_total", "status", String(record.status ?? 0)),
-      );
-    } else {
-      if (record.requests) {
-        m.inc(
-          this.#key("koan_requests_total", "status", "answered"),
-          record.requests,
-        );
+      const status = record.status ?? 0;
+      let key = this.#statusKeys.get(status);
+      if (key === undefined) {
+        key = this.#seriesFor("koan_requests_total", {
+          status: String(status),
+        });
+        this.#statusKeys.set(status, key);
       }
-      m.inc(
-        this.#key("koan_connections_closed_total", "outcome", record.outcome),
-      );
+      m.inc(key);
+    } else {
+      if (record.requests) m.inc(keys.answered, record.requests);
+      let key = this.#outcomeKeys.get(record.outcome);
+      if (key === undefined) {
+        key = this.#seriesFor("koan_connections_closed_total", {
+          outcome: record.outcome,
+        });
+        this.#outcomeKeys.set(record.outcome, key);
+      }
+      m.inc(key);
     }
-    m.inc(this.#key("koan_received_bytes_total", "", ""), record.bytesIn);
-    m.inc(this.#key("koan_sent_bytes_total", "", ""), record.bytesOut);
-    m.observe(
-      this.#key("koan_request_duration_seconds", "", ""),
-      record.durationMs / 1000,
-    );
+    m.inc(keys.in, record.bytesIn);
+    m.inc(keys.out, record.bytesOut);
+    m.observe(keys.duration, record.durationMs / 1000);
     this.#options.access(record);
   };
 
