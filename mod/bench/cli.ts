@@ -12,8 +12,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { clientAddress } from "../cli/client.ts";
-import { UsageError } from "../cli/usage.ts";
+import { clientAddress } from "../config/address.ts";
+import { UsageError } from "../util/usage.ts";
 import { MODEL_NAMES } from "../config/settings.ts";
 import { compareModels, type ModelRow } from "./compare.ts";
 import { type DrillResult, runDrill } from "./drill.ts";
@@ -241,7 +241,13 @@ export async function runBench(args: string[]): Promise<number> {
   if (!target) {
     throw new UsageError("koan bench needs ADDR, --model or --drill");
   }
-  const address = clientAddress(target);
+  let address;
+  try {
+    address = clientAddress(target);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
   const onProgress = progress(`${protocol} ${target}`);
   const result = await runLoad({
     ...load,

@@ -5,7 +5,7 @@
  * @module
  */
 import { MODEL_NAMES } from "../config/settings.ts";
-import { startBenchDaemon } from "./daemon.ts";
+import { startBenchDaemon } from "./spawn_daemon.ts";
 import { type LoadOptions, runLoad } from "./load.ts";
 import { peakRss } from "./proc.ts";
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { startBenchDaemon } from "./daemon.ts";
+import { startBenchDaemon } from "./spawn_daemon.ts";
 
 /** Options for {@linkcode runDrill}. */
 export interface DrillOptions {

@@ -7,28 +7,18 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { parseAddress } from "../config/address.ts";
+import { clientAddress } from "../config/address.ts";
 import { BUILT_IN_APHORISMS } from "../protocols/zen/aphorisms.ts";
-import { UsageError } from "./usage.ts";
+import { UsageError } from "../util/usage.ts";
 
 const ANSWER_TIMEOUT_MS = 30_000;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Accepts `host:port`, `[v6]:port`, `:port` or a bare host (port 1060). */
-export function clientAddress(
-  text: string,
-): { hostname: string; port: number } {
-  const bare = !text.includes(":") ||
-    (text.includes("::") && !text.startsWith("["));
+/** {@linkcode clientAddress} with a bad address as a usage error. */
+export function clientTarget(text: string): { hostname: string; port: number } {
   try {
-    const address = parseAddress(
-      bare ? (text.includes(":") ? `[${text}]:1060` : `${text}:1060`) : text,
-    );
-    return {
-      hostname: address.hostname === "0.0.0.0" ? "127.0.0.1" : address.hostname,
-      port: address.port,
-    };
+    return clientAddress(text);
   } catch (error) {
     if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;
@@ -85,7 +75,7 @@ export async function runClient(args: string[]): Promise<number> {
   }
   const [addressText, ...given] = parsed.positionals;
   if (!addressText) throw new UsageError("koan client needs an ADDR");
-  const address = clientAddress(addressText);
+  const address = clientTarget(addressText);
   let questions = given;
   if (parsed.values.random !== undefined) {
     const count = Number(parsed.values.random);

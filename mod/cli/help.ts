@@ -6,7 +6,7 @@
  */
 import { LISTENER, SECTIONS, type Setting } from "../config/settings.ts";
 import { DEFAULT_ADDRESSES } from "../config/load.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../util/version.ts";
 
 function show(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);

@@ -17,15 +17,15 @@ import {
 import { SECTIONS, type Setting } from "../config/settings.ts";
 import { flushLogs, log, setupLogging } from "../log/log.ts";
 import { Daemon, EXIT } from "../daemon/daemon.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../util/version.ts";
 import { helpText } from "./help.ts";
 import { runClient } from "./client.ts";
 import { runBench } from "../bench/cli.ts";
 import { runInetd } from "../daemon/inetd.ts";
 import { checkLogFile } from "../daemon/plan.ts";
 import { CrashLoopError } from "../models/contract.ts";
-import { runWorkerProcess } from "../models/process_worker.ts";
-import { UsageError } from "./usage.ts";
+import { runWorkerProcess } from "../models/child.ts";
+import { UsageError } from "../util/usage.ts";
 
 /** Flag name → dotted setting key, from the settings table. */
 function settingFlags(): Map<string, string> {

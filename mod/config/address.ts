@@ -62,3 +62,23 @@ export function formatAddress(address: Address): string {
     ? `[${address.hostname}]:${address.port}`
     : `${address.hostname}:${address.port}`;
 }
+
+/**
+ * A client's target: `host:port`, `[v6]:port`, `:port` (this host) or a
+ * bare host (the Zen port, 1060).
+ *
+ * @throws {RangeError} when the text is not an address.
+ */
+export function clientAddress(
+  text: string,
+): { hostname: string; port: number } {
+  const bare = !text.includes(":") ||
+    (text.includes("::") && !text.startsWith("["));
+  const address = parseAddress(
+    bare ? (text.includes(":") ? `[${text}]:1060` : `${text}:1060`) : text,
+  );
+  return {
+    hostname: address.hostname === "0.0.0.0" ? "127.0.0.1" : address.hostname,
+    port: address.port,
+  };
+}

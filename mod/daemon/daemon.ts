@@ -30,7 +30,7 @@ import {
   probeAddress,
   setAlwaysReusePort,
 } from "../net/listen.ts";
-import { writeAccess } from "./access_log.ts";
+import { writeAccess } from "../log/access_log.ts";
 import {
   adoptListenFds,
   type InheritedSocket,

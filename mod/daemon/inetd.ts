@@ -17,10 +17,10 @@ import { flushLogs, setupLogging } from "../log/log.ts";
 import type { ProtocolName } from "../protocols/contract.ts";
 import { protocolFor } from "../protocols/registry.ts";
 import { stdioTransport } from "../net/stdio.ts";
-import { UsageError } from "../cli/usage.ts";
-import { writeAccess } from "./access_log.ts";
+import { UsageError } from "../util/usage.ts";
+import { writeAccess } from "../log/access_log.ts";
 import { makeGeneration } from "./generation.ts";
-import { protocolEnv } from "../models/env.ts";
+import { protocolEnv } from "../models/in_isolate/env.ts";
 import { serveInheritedListener } from "./inetd_wait.ts";
 
 function peerOfStdin(): string {

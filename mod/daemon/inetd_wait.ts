@@ -13,9 +13,9 @@ import { LocalLimiter } from "../net/limiter.ts";
 import { adoptListener } from "../net/node_source.ts";
 import { log } from "../log/log.ts";
 import type { Generation } from "../models/contract.ts";
-import { protocolEnv } from "../models/env.ts";
-import { UsageError } from "../cli/usage.ts";
-import { writeAccess } from "./access_log.ts";
+import { protocolEnv } from "../models/in_isolate/env.ts";
+import { UsageError } from "../util/usage.ts";
+import { writeAccess } from "../log/access_log.ts";
 import { SignalQueue } from "./signals.ts";
 
 /** Options for {@linkcode serveInheritedListener}. */

@@ -16,7 +16,7 @@ import {
   type StatusReport,
 } from "../metrics/status.ts";
 import { MinuteWindow } from "../metrics/window.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../util/version.ts";
 
 /** A listener as the board sees it. */
 export interface BoardListener {

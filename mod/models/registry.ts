@@ -6,12 +6,12 @@
  */
 import type { ModelName } from "../config/settings.ts";
 import type { Model } from "./contract.ts";
-import { asyncModel } from "./async.ts";
-import { iterative } from "./iterative.ts";
-import { processes } from "./processes.ts";
-import { processPerConnection } from "./process_per_connection.ts";
-import { threadPerConnection } from "./thread_per_connection.ts";
-import { threads } from "./threads.ts";
+import { asyncModel } from "./async/async.ts";
+import { iterative } from "./iterative/iterative.ts";
+import { processes } from "./processes/processes.ts";
+import { processPerConnection } from "./per_connection/process_per_connection.ts";
+import { threadPerConnection } from "./per_connection/thread_per_connection.ts";
+import { threads } from "./threads/threads.ts";
 
 /** Every model koan has. */
 export const MODELS: Readonly<Record<ModelName, Model>> = {

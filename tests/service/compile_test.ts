@@ -71,8 +71,8 @@ Deno.test("compile: every module started as a Worker is included", async () => {
   for (const module of modules) {
     await Deno.stat(`${ROOT_DIR}${module}`);
   }
-  assert.ok(modules.includes("mod/models/thread_worker.ts"));
-  assert.ok(modules.includes("mod/models/conn_thread_worker.ts"));
+  assert.ok(modules.includes("mod/models/threads/worker.ts"));
+  assert.ok(modules.includes("mod/models/per_connection/thread_child.ts"));
   const args = compileArgs({ output: "dist/koan" });
   for (const module of modules) {
     assert.ok(args.join(" ").includes(`--include ${module}`));

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { VERSION } from "../../version.ts";
+import { VERSION } from "../../util/version.ts";
 import { type HttpError, reasonOf } from "./status.ts";
 
 const encoder = new TextEncoder();

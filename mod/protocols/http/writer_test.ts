@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { VERSION } from "../../version.ts";
+import { VERSION } from "../../util/version.ts";
 import { HttpError } from "./status.ts";
 import {
   dateLine,

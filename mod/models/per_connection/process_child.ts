@@ -1,0 +1,144 @@
+/**
+ * One `process-per-connection` child (`koan _worker conn`): stdin carries
+ * frames from the master (init, then the client's bytes, EOF and DRAIN),
+ * stdout is the reply stream the master relays to the client unchanged,
+ * stderr is the log. The child serves that one connection with the
+ * protocol handler and exits; stdin at end of file (the master has gone)
+ * counts as the client closing.
+ *
+ * @module
+ */
+import { writeAccess } from "../../log/access_log.ts";
+import { flushLogs, reopenLogs, setupLogging } from "../../log/log.ts";
+import type { ConnectionInfo, ProtocolName } from "../../protocols/contract.ts";
+import { protocolFor } from "../../protocols/registry.ts";
+import { ConnTransport, type Duplex } from "../../net/transport.ts";
+import { protocolEnv } from "../in_isolate/env.ts";
+import { FRAME, FrameReader } from "../ipc/frames.ts";
+import { fromWire, type WireGeneration } from "../ipc/messages.ts";
+import { PushedInput } from "./pushed_input.ts";
+
+/** The init frame's JSON. */
+export interface ConnInit {
+  /** Tag on this child's log lines: `c12`. */
+  tag: string;
+  protocol: ProtocolName;
+  generation: WireGeneration;
+  info: ConnectionInfo;
+}
+
+const decoder = new TextDecoder();
+
+/**
+ * The client as this child sees it: reads come from DATA frames (pushed
+ * into a {@linkcode PushedInput}, which orders a DRAIN after them), writes
+ * go to stdout.
+ */
+class FrameDuplex implements Duplex {
+  #input: PushedInput;
+  #closed = false;
+
+  constructor(frames: FrameReader, draining: AbortController) {
+    this.#input = new PushedInput(draining);
+    void this.#pump(frames);
+  }
+
+  async #pump(frames: FrameReader): Promise<void> {
+    for (;;) {
+      let frame;
+      try {
+        frame = await frames.next();
+      } catch {
+        frame = null;
+      }
+      if (frame === null) {
+        // stdin closed without EOF: the master is gone; finish and go.
+        this.#input.drain();
+        this.#input.end();
+        return;
+      }
+      switch (frame.type) {
+        case FRAME.data:
+          this.#input.push(frame.payload);
+          break;
+        case FRAME.eof:
+          this.#input.end();
+          break;
+        case FRAME.drain:
+          this.#input.drain();
+          break;
+        case FRAME.reopen:
+          reopenLogs();
+          break;
+      }
+    }
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    return this.#input.read(buffer);
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    return Deno.stdout.write(bytes);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#input.close();
+    try {
+      Deno.stdout.close();
+    } catch {
+      // The master closed its end first.
+    }
+  }
+}
+
+/** Runs the child; resolves with its exit code. */
+export async function runConnChild(): Promise<number> {
+  // A terminal's ^C reaches the whole process group; the master decides.
+  const ignore = () => {};
+  try {
+    Deno.addSignalListener("SIGINT", ignore);
+  } catch {
+    // No such signal here.
+  }
+  const frames = new FrameReader(Deno.stdin);
+  let first;
+  try {
+    first = await frames.next();
+  } catch {
+    first = null;
+  }
+  if (first?.type !== FRAME.init) {
+    console.error("koan _worker conn: no init frame on stdin");
+    return 2;
+  }
+  const init = JSON.parse(decoder.decode(first.payload)) as ConnInit;
+  const generation = fromWire(init.generation);
+  setupLogging(generation.config.log, { tag: init.tag });
+  const draining = new AbortController();
+  const state = {
+    get draining() {
+      return draining.signal.aborted;
+    },
+  };
+  const handler = protocolFor(init.protocol).create(
+    protocolEnv(generation, state),
+  );
+  const transport = new ConnTransport(
+    new FrameDuplex(frames, draining),
+    generation.config.limits.send_timeout * 1000,
+  );
+  try {
+    await handler(transport, {
+      info: init.info,
+      draining: draining.signal,
+      access: writeAccess,
+    });
+  } finally {
+    transport.close();
+    flushLogs();
+  }
+  return 0;
+}

@@ -1,0 +1,172 @@
+/**
+ * The body of one pool worker, the same in a thread and in a child
+ * process: configure logging with the worker's tag, accept from the pool's
+ * shared listening socket (or, where that is unavailable, bind one of its
+ * own with SO_REUSEPORT), serve it with an {@linkcode Acceptor} of the
+ * configured concurrency, heartbeat to the master with this worker's
+ * metrics, and ask to be recycled after `max_requests` connections.
+ *
+ * A worker is a small daemon of its own, so it writes its own log and
+ * access lines (tagged `w3` with its pid) instead of shipping every record
+ * to the master.
+ *
+ * @module
+ */
+import { writeAccess } from "../../log/access_log.ts";
+import { formatAddress } from "../../config/address.ts";
+import { flushLogs, log, setupLogging } from "../../log/log.ts";
+import type { AcceptSource } from "../../net/acceptor.ts";
+import { FdAcceptSource, type FdSourceOptions } from "../../net/fd_accept.ts";
+import { metrics } from "../../metrics/registry.ts";
+import type { AdjustableLimiter } from "../../net/limiter.ts";
+import type { Generation } from "../contract.ts";
+import { type InIsolateListener, serveInIsolate } from "../in_isolate/serve.ts";
+import type { FromWorker, PoolInit } from "../ipc/messages.ts";
+
+/** What the worker's host (thread or process entry) provides. */
+export interface PoolWorkerHost {
+  /** `thread` or `process`, for the log. */
+  kind: "thread" | "process";
+  /** Sends a message to the master. */
+  send(message: FromWorker): void;
+  /** Admission control shared with siblings (threads); local when absent. */
+  limiter?: AdjustableLimiter;
+  /** Wraps the bound source (processes ask the master before serving). */
+  wrapSource?: (source: AcceptSource) => AcceptSource;
+  /** How this worker gives back connections it has no room for (shared socket). */
+  handBack?: FdSourceOptions["handBack"];
+}
+
+/** Daemon state as this worker sees it. */
+class WorkerState {
+  draining = false;
+}
+
+/** One running pool worker. */
+export class PoolWorker {
+  #running: InIsolateListener;
+  #state: WorkerState;
+  #beat: ReturnType<typeof setInterval>;
+  #drained: Promise<number> | undefined;
+  #shared: FdAcceptSource | undefined;
+
+  private constructor(
+    running: InIsolateListener,
+    state: WorkerState,
+    beat: ReturnType<typeof setInterval>,
+    shared: FdAcceptSource | undefined,
+  ) {
+    this.#running = running;
+    this.#state = state;
+    this.#beat = beat;
+    this.#shared = shared;
+  }
+
+  /**
+   * Boots the worker and tells the master `ready`, or `boot-error` and
+   * returns undefined when the listener cannot be bound.
+   */
+  static start(init: PoolInit, host: PoolWorkerHost): PoolWorker | undefined {
+    setupLogging(init.generation.config.log, { tag: init.tag });
+    const logger = log("worker");
+    const state = new WorkerState();
+    const limit = init.maxRequests;
+    let running: InIsolateListener;
+    let shared: FdAcceptSource | undefined;
+    try {
+      if (init.listenFd !== undefined || init.dispatched) {
+        shared = new FdAcceptSource({
+          ...(init.listenFd === undefined ? {} : { fd: init.listenFd }),
+          concurrency: init.concurrency,
+          ...(host.handBack ? { handBack: host.handBack } : {}),
+          onSlots: (free, adopted) => host.send({ t: "slots", free, adopted }),
+        });
+      }
+      running = serveInIsolate({
+        spec: init.spec,
+        generation: init.generation,
+        state,
+        access: writeAccess,
+      }, {
+        concurrency: init.concurrency,
+        reusePort: true,
+        ...(shared ? { source: shared } : {}),
+        ...(host.limiter ? { limiter: host.limiter } : {}),
+        ...(host.wrapSource ? { wrapSource: host.wrapSource } : {}),
+        onConnection: () => {
+          if (limit > 0 && running.served === limit) {
+            host.send({ t: "recycle", served: limit });
+          }
+        },
+      });
+    } catch (error) {
+      const message = (error as Error).message;
+      logger.error("cannot listen on {address}: {error}", {
+        address: formatAddress(init.spec.address),
+        error: message,
+      });
+      flushLogs();
+      host.send({ t: "boot-error", message, bind: true });
+      return undefined;
+    }
+    logger.info(
+      "{tag} accepting on {address} ({kind}, concurrency {concurrency}, {socket})",
+      {
+        tag: init.tag,
+        address: formatAddress(init.spec.address),
+        kind: host.kind,
+        concurrency: init.concurrency || "unlimited",
+        socket: init.dispatched
+          ? "shared socket, via the master"
+          : shared
+          ? "shared socket"
+          : "own SO_REUSEPORT socket",
+      },
+    );
+    host.send({ t: "ready" });
+    const beat = () =>
+      host.send({
+        t: "beat",
+        connections: running.stats().connections,
+        served: running.served,
+        metrics: metrics.snapshot(),
+      });
+    beat();
+    return new PoolWorker(
+      running,
+      state,
+      setInterval(beat, init.beatMs),
+      shared,
+    );
+  }
+
+  /** A connection the master passed over from a sibling (shared socket). */
+  adopt(connection: Parameters<FdAcceptSource["adopt"]>[0]): boolean {
+    if (!this.#shared) return false;
+    this.#shared.adopt(connection);
+    return true;
+  }
+
+  /** Whether the master holds handed-back connections (take those first). */
+  masterQueue(waiting: boolean): void {
+    this.#shared?.setMasterQueue(waiting);
+  }
+
+  /** Applies a new generation (logging included) to new connections. */
+  async update(generation: Generation, tag: string): Promise<void> {
+    setupLogging(generation.config.log, { tag });
+    await this.#running.update(generation);
+  }
+
+  /** Drains once; later calls share the first drain. Resolves to the count forced. */
+  drain(timeoutMs: number): Promise<number> {
+    this.#drained ??= (async () => {
+      this.#state.draining = true;
+      const forced = await this.#running.drain(timeoutMs);
+      clearInterval(this.#beat);
+      flushLogs();
+      return forced;
+    })();
+    return this.#drained;
+  }
+}

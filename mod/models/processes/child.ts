@@ -1,0 +1,245 @@
+/**
+ * One `processes` worker (`koan _worker pool`): it reads JSON-line messages from the
+ * master on stdin, answers on stdout, logs to the inherited stderr,
+ * accepts from the pool's shared listening socket on fd 3 (handing
+ * connections it has no room for back over the IPC channel on fd 4) and
+ * serves until told to drain. stdin at
+ * end of file means the master is gone (even SIGKILLed): the worker stops
+ * accepting, finishes what is in flight and exits, so no orphan keeps the
+ * port. SIGINT is ignored (a terminal's ^C reaches the whole process
+ * group; the master coordinates the stop); SIGTERM/SIGQUIT drain and
+ * exit; SIGUSR1 reopens the log file.
+ *
+ * @module
+ */
+import process from "node:process";
+import type net from "node:net";
+import { flushLogs, log, reopenLogs } from "../../log/log.ts";
+import { setRemote } from "../../metrics/aggregate.ts";
+import { setRemoteStatus } from "../../metrics/status.ts";
+import { metrics } from "../../metrics/registry.ts";
+import type { RawTcp } from "../../net/fd_tcp.ts";
+import { protocolFor } from "../../protocols/registry.ts";
+import type { Refusal } from "../../net/limiter.ts";
+import { LineChannel } from "../ipc/line_channel.ts";
+import {
+  fromWire,
+  type FromWorker,
+  type HandMessage,
+  LATE_HANDBACK_MS,
+  type PoolInit,
+  type ToWorker,
+  type WireGeneration,
+} from "../ipc/messages.ts";
+import { PoolWorker } from "../pool/worker.ts";
+import { admittingSource, MasterLimiter } from "./admission.ts";
+
+/** Exit code of a worker that could not boot (gunicorn's WORKER_BOOT_ERROR). */
+export const WORKER_BOOT_ERROR = 3;
+/** How long a child waits for the listening socket over IPC. */
+const SOCKET_WAIT_MS = 10_000;
+
+function onSignals(
+  handlers: Partial<Record<Deno.Signal, () => void>>,
+): () => void {
+  const added: [Deno.Signal, () => void][] = [];
+  for (const [signal, handler] of Object.entries(handlers)) {
+    try {
+      Deno.addSignalListener(signal as Deno.Signal, handler);
+      added.push([signal as Deno.Signal, handler]);
+    } catch {
+      // Not on this platform.
+    }
+  }
+  return () => {
+    for (const [signal, handler] of added) {
+      Deno.removeSignalListener(signal, handler);
+    }
+  };
+}
+
+/**
+ * Gives a connection back to the master over the IPC channel (one passed
+ * over after this child began draining); false when there is no channel.
+ * It waits {@linkcode LATE_HANDBACK_MS} first: the acknowledgement of the
+ * hand-over just received must not share the master's next read with a
+ * socket-carrying message (see `processes.ts`).
+ */
+function handBack(handle: RawTcp): boolean {
+  if (!process.send || !process.connected) return false;
+  setTimeout(() => {
+    if (!process.send || !process.connected) {
+      handle.close();
+      return;
+    }
+    try {
+      process.send(
+        { t: "handback" } satisfies HandMessage,
+        handle as unknown as net.Socket,
+        {},
+        () => handle.close(),
+      );
+    } catch {
+      handle.close();
+    }
+  }, LATE_HANDBACK_MS);
+  return true;
+}
+
+/** Runs one `processes` child (`koan _worker pool`) to its end; resolves with the exit code. */
+export async function runPoolChild(): Promise<number> {
+  const channel = new LineChannel<ToWorker<WireGeneration>, FromWorker>(
+    Deno.stdin.readable,
+    Deno.stdout.writable,
+  );
+  const send = (message: FromWorker) => channel.send(message);
+  let worker: PoolWorker | undefined;
+  let tag = "w?";
+  let shutdownMs = 30_000;
+  let stopping: Promise<number> | undefined;
+  const asks = new Map<number, (refusal: Refusal | undefined) => void>();
+  let seq = 0;
+  let masterGone = false;
+
+  const stop = (timeoutMs: number, why: string): Promise<number> => {
+    stopping ??= (async () => {
+      log("worker").info("{tag} draining ({why})", { tag, why });
+      const forced = worker ? await worker.drain(timeoutMs) : 0;
+      send({ t: "drained", forced, metrics: metrics.snapshot() });
+      return forced;
+    })();
+    return stopping;
+  };
+
+  const removeSignals = onSignals({
+    SIGINT: () => {},
+    SIGHUP: () => {},
+    // Stopped by someone else: drain, then exit (the master replaces us).
+    SIGTERM: () => void stop(shutdownMs, "SIGTERM").then(() => channel.close()),
+    SIGQUIT: () => void stop(shutdownMs, "SIGQUIT").then(() => channel.close()),
+    SIGUSR1: () => reopenLogs(),
+  });
+
+  // Over the IPC channel: the pool's listening socket once, then (the
+  // blocking pool) each connection the master passes over.
+  let socket: ((fd: number) => void) | undefined;
+  const socketFd = new Promise<number>((resolve) => socket = resolve);
+  const onHanded = (message: HandMessage, handle?: RawTcp) => {
+    if (!handle) return;
+    if (message?.t === "socket") {
+      // Our own descriptor; the handle Deno made for it closes.
+      const fd = handle.fdForIpc();
+      handle.close();
+      socket?.(fd);
+      return;
+    }
+    if (message?.t !== "conn" || !worker?.adopt(handle)) {
+      if (!handBack(handle)) handle.close();
+    }
+  };
+  process.on("message", onHanded);
+
+  let booted = false;
+  try {
+    for await (
+      const message of channel.messages((line) =>
+        log("worker").warn("ignoring a garbled line from the master: {line}", {
+          line: line.slice(0, 80),
+        })
+      )
+    ) {
+      switch (message.t) {
+        case "init": {
+          tag = message.tag;
+          const generation = fromWire(message.generation);
+          shutdownMs = generation.config.limits.shutdown_timeout * 1000;
+          const protocol = protocolFor(message.spec.listener.protocol);
+          const init: PoolInit = { ...message, generation };
+          if (message.socketOverIpc) {
+            const fd = await Promise.race([
+              socketFd,
+              new Promise<number>((resolve) =>
+                setTimeout(() => resolve(-1), SOCKET_WAIT_MS)
+              ),
+            ]);
+            if (fd < 0) {
+              send({
+                t: "boot-error",
+                message: "the listening socket did not arrive from the master",
+                bind: false,
+              });
+              return WORKER_BOOT_ERROR;
+            }
+            init.listenFd = fd;
+          }
+          worker = PoolWorker.start(init, {
+            kind: "process",
+            send,
+            handBack,
+            limiter: new MasterLimiter((source) =>
+              send({ t: "release", source })
+            ),
+            wrapSource: (source) =>
+              admittingSource(source, {
+                busyReply: protocol.busyReply,
+                ask: (from) => {
+                  if (masterGone) return Promise.resolve(undefined);
+                  const id = ++seq;
+                  send({ t: "admit", seq: id, source: from });
+                  return new Promise((resolve) => asks.set(id, resolve));
+                },
+              }),
+          });
+          if (!worker) return WORKER_BOOT_ERROR;
+          booted = true;
+          break;
+        }
+        case "update": {
+          const generation = fromWire(message.generation);
+          shutdownMs = generation.config.limits.shutdown_timeout * 1000;
+          await worker?.update(generation, tag);
+          break;
+        }
+        case "admitted":
+          asks.get(message.seq)?.(message.refusal ?? undefined);
+          asks.delete(message.seq);
+          break;
+        case "drain":
+          void stop(message.timeoutMs, "asked by the master").then(() =>
+            void channel.close()
+          );
+          break;
+        case "reopen":
+          reopenLogs();
+          break;
+        case "queued":
+          worker?.masterQueue(message.waiting);
+          break;
+        case "metrics":
+          setRemote(message.snapshot);
+          setRemoteStatus(message.status);
+          break;
+      }
+    }
+    // stdin closed: the master has exited or died. Serve what is in
+    // flight, accept nothing more, and go.
+    masterGone = true;
+    for (const resolve of asks.values()) resolve(undefined);
+    asks.clear();
+    if (!booted) return WORKER_BOOT_ERROR;
+    await stop(shutdownMs, "the master has gone");
+    return 0;
+  } finally {
+    removeSignals();
+    process.off("message", onHanded);
+    // The IPC channel would keep this process alive.
+    if (process.connected) process.disconnect?.();
+    // Let the last messages (drained, boot-error) reach the master before
+    // main.ts exits the process.
+    await Promise.race([
+      channel.close(),
+      new Promise((resolve) => setTimeout(resolve, 1000)),
+    ]);
+    flushLogs();
+  }
+}

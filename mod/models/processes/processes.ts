@@ -1,0 +1,337 @@
+/**
+ * `processes`: N preforked child processes of this same program (nginx,
+ * gunicorn) serving ONE listening socket, bound by the master, each child
+ * with the configured `concurrency`:
+ *
+ * - `concurrency = 0` (an event loop per process): every child gets the
+ *   socket over a `node:child_process` IPC channel and accepts from it
+ *   (the kernel queue is shared). Not as an inherited descriptor: Deno's
+ *   `spawn` clears O_NONBLOCK on a descriptor it maps into the child, and
+ *   that flag belongs to the socket, so a sibling's `accept()` would block
+ *   its whole event loop until the next client (seen in tests);
+ * - `concurrency > 0` (the blocking pool): the master accepts, but only
+ *   while some child has a free slot, and passes each connection to the
+ *   child with the most room over a `node:child_process` IPC channel
+ *   ({@linkcode HandbackRouter}). While every child is busy the master
+ *   does not accept, and clients wait in the kernel queue.
+ *
+ * Why the master accepts for the blocking pool, unlike `threads` (where
+ * each thread polls the shared socket itself): one poll of Deno's
+ * `node:net` accepts every queued connection, so a child would sometimes
+ * hold connections it has no room for and must hand them back; but a
+ * Deno 2.9 IPC read that returns a plain message and a socket-carrying one
+ * together attaches the socket to the first (checked: the child's channel
+ * then stalls for good), so sockets can safely travel one way only.
+ *
+ * The master supervises through the {@linkcode Pool} and holds the
+ * listener's one limiter, which children consult per connection (see
+ * `limiter.ts`). A child talks to the master in JSON lines over its
+ * stdin/stdout and logs to the inherited stderr with its own tag and pid.
+ * It exits when its stdin closes, so even a SIGKILLed master leaves no
+ * orphans. Children are started with `spawn` (not `fork`, which would
+ * grant them every permission) and explicit, narrowed permission flags.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn as spawnChild } from "node:child_process";
+import type net from "node:net";
+import type { Readable, Writable } from "node:stream";
+import { formatAddress } from "../../config/address.ts";
+import { log } from "../../log/log.ts";
+import { type RawTcp, rawTcp, SERVER } from "../../net/fd_tcp.ts";
+import { LocalLimiter } from "../../net/limiter.ts";
+import type {
+  Generation,
+  Model,
+  ModelContext,
+  RunningListener,
+} from "../contract.ts";
+import { HandbackRouter, type HandbackWorker } from "../ipc/handback.ts";
+import { limitsOf } from "../in_isolate/serve.ts";
+import { LineChannel } from "../ipc/line_channel.ts";
+import {
+  type FromWorker,
+  type HandMessage,
+  toWire,
+  type ToWorker,
+  type WireGeneration,
+} from "../ipc/messages.ts";
+import {
+  Pool,
+  runPool,
+  type SpawnWorker,
+  type WorkerExit,
+} from "../pool/supervisor.ts";
+import { type ChildNeeds, netNeed, workerCommand } from "../ipc/spawn.ts";
+import { effectiveWorkers, poolSocket } from "../pool/shared_socket.ts";
+
+/** What a pool child touches: its address, the docroot and the log file. */
+function poolNeeds(context: ModelContext, generation: Generation): ChildNeeds {
+  const { http, log: logConfig } = generation.config;
+  const { hostname, port } = context.spec.address;
+  return {
+    net: [netNeed(hostname, port)],
+    read: [http.docroot, logConfig.file].filter((path) => path !== ""),
+    write: [logConfig.file].filter((path) => path !== ""),
+  };
+}
+
+const wireCache = new WeakMap<Generation, WireGeneration>();
+
+function wire(generation: Generation): WireGeneration {
+  let cached = wireCache.get(generation);
+  if (!cached) {
+    cached = toWire(generation);
+    wireCache.set(generation, cached);
+  }
+  return cached;
+}
+
+/**
+ * A child's stdout as a web stream. Not `Readable.toWeb`: cancelling that
+ * (when the channel closes) leaves a rejected promise nobody can catch,
+ * which would end the master.
+ */
+function webReadable(stream: Readable): ReadableStream<Uint8Array> {
+  // A child that died mid-write, or a cancelled read: the exit is handled
+  // where the child's status is awaited, not as an error here.
+  stream.on("error", () => {});
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      const end = () => {
+        try {
+          controller.close();
+        } catch {
+          // Closed already.
+        }
+      };
+      stream.on("data", (chunk: Uint8Array) => {
+        try {
+          controller.enqueue(new Uint8Array(chunk));
+        } catch {
+          // Cancelled: what comes after is not read.
+        }
+      });
+      stream.on("end", end);
+      stream.on("close", end);
+    },
+    cancel() {
+      stream.destroy();
+    },
+  });
+}
+
+/** A child's stdin as a web stream (see {@linkcode webReadable}). */
+function webWritable(stream: Writable): WritableStream<Uint8Array> {
+  stream.on("error", () => {});
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      return new Promise((resolve, reject) => {
+        stream.write(chunk, (error) => error ? reject(error) : resolve());
+      });
+    },
+    close() {
+      return new Promise((resolve) => {
+        if (stream.writableFinished || stream.destroyed) return resolve();
+        stream.once("close", () => resolve());
+        stream.once("error", () => resolve());
+        stream.end(() => resolve());
+      });
+    },
+    abort() {
+      stream.destroy();
+    },
+  });
+}
+
+function sendHandle(
+  child: ChildProcess,
+  message: HandMessage,
+  handle: RawTcp,
+  done: (error: Error | null) => void,
+): boolean {
+  if (!child.connected) return false;
+  try {
+    // false only means the channel is backed up: the callback still says
+    // whether it was sent.
+    child.send(
+      message,
+      handle as unknown as net.Socket,
+      {},
+      (error) => done(error ?? null),
+    );
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The processes model. */
+export const processes: Model = {
+  name: "processes",
+  async start(context: ModelContext): Promise<RunningListener> {
+    const { spec } = context;
+    const name = `listener[${spec.index}] (processes)`;
+    // Fail now, with the reason, if children cannot be started at all.
+    workerCommand("pool", poolNeeds(context, context.generation));
+    const lease = poolSocket(context);
+    const dispatch = lease !== undefined && spec.listener.concurrency > 0;
+    const limiter = new LocalLimiter(limitsOf(context.generation));
+    const logger = log("pool");
+    const router = new HandbackRouter<RawTcp>((handle) => handle.close());
+    if (dispatch) router.listen(lease.dup(), (raw) => raw);
+
+    const spawn: SpawnWorker = (request, onMessage) => {
+      const command = workerCommand(
+        "pool",
+        poolNeeds(context, request.generation),
+      );
+      const child = spawnChild(command.command, command.args, {
+        stdio: lease
+          ? ["pipe", "pipe", "inherit", "ipc"]
+          : ["pipe", "pipe", "inherit"],
+      });
+      const status = new Promise<WorkerExit>((resolve) => {
+        child.once("exit", (code, signal) =>
+          resolve(
+            signal ? { signal } : { code: code ?? 1 },
+          ));
+        child.once("error", (error) => {
+          // Never started (ENOENT, EAGAIN); "exit" does not follow.
+          if (child.pid === undefined) resolve({ error: error.message });
+        });
+      });
+      const channel = new LineChannel<FromWorker, ToWorker<WireGeneration>>(
+        webReadable(child.stdout!),
+        webWritable(child.stdin!),
+      );
+      // Connections this child holds places for, to give back if it dies.
+      const held = new Map<string, number>();
+      const send = (message: ToWorker) => {
+        // A draining child takes nothing more.
+        if (message.t === "drain") router.remove(handback);
+        if (message.t === "init" || message.t === "update") {
+          channel.send({ ...message, generation: wire(message.generation) });
+        } else {
+          channel.send(message);
+        }
+      };
+      let gone = false;
+      const handback: HandbackWorker<RawTcp> = {
+        deliver: (handle) =>
+          !gone &&
+          sendHandle(child, { t: "conn" }, handle, (error) => {
+            // Sent: the child holds its own copy now. Not sent: reroute.
+            if (error) router.offer(handle);
+            else handle.close();
+          }),
+        queued: (waiting) => {
+          if (!gone) send({ t: "queued", waiting });
+        },
+      };
+      child.on("message", (message: HandMessage, handle?: RawTcp) => {
+        if (!handle) return;
+        if (message?.t === "handback") router.offer(handle);
+        else handle.close();
+      });
+      // An IPC error (child gone mid-send) must not crash the master.
+      child.on("error", () => {});
+      send({
+        t: "init",
+        tag: request.tag,
+        spec,
+        generation: request.generation,
+        concurrency: spec.listener.concurrency,
+        maxRequests: request.maxRequests,
+        beatMs: request.beatMs,
+        ...(dispatch
+          ? { dispatched: true }
+          : lease
+          ? { socketOverIpc: true }
+          : {}),
+      });
+      if (lease && !dispatch) {
+        // The socket goes as a duplicate in a handle of its own, closed
+        // once written (the lease keeps the socket).
+        const TCP = rawTcp()!;
+        const handle = new TCP(SERVER);
+        if (handle.open(lease.dup()) === 0) {
+          if (
+            !sendHandle(child, { t: "socket" }, handle, () => handle.close())
+          ) {
+            handle.close();
+          }
+        }
+      }
+      const listening = (async () => {
+        const garbage = (line: string) =>
+          logger.warn("{tag} wrote a non-message on its stdout: {line}", {
+            tag: request.tag,
+            line: line.slice(0, 80),
+          });
+        for await (const message of channel.messages(garbage)) {
+          if (message.t === "admit") {
+            const refusal = limiter.admit(message.source);
+            if (refusal === undefined) {
+              held.set(message.source, (held.get(message.source) ?? 0) + 1);
+            }
+            channel.send({
+              t: "admitted",
+              seq: message.seq,
+              refusal: refusal ?? null,
+            });
+          } else if (message.t === "release") {
+            const count = held.get(message.source) ?? 0;
+            if (count > 0) {
+              limiter.release(message.source);
+              if (count === 1) held.delete(message.source);
+              else held.set(message.source, count - 1);
+            }
+          } else if (message.t === "slots") {
+            router.slots(handback, message.free, message.adopted);
+          } else {
+            onMessage(message);
+          }
+        }
+      })();
+      const exited = status.then(async (exit): Promise<WorkerExit> => {
+        gone = true;
+        router.remove(handback);
+        await channel.close();
+        await listening;
+        for (const [source, count] of held) {
+          for (let i = 0; i < count; i++) limiter.release(source);
+        }
+        held.clear();
+        return exit;
+      });
+      return {
+        pid: child.pid ?? 0,
+        send,
+        kill: () => {
+          try {
+            child.kill("SIGKILL");
+          } catch {
+            // Already exited.
+          }
+        },
+        exited,
+      };
+    };
+
+    const pool = new Pool({
+      name,
+      label: formatAddress(spec.address),
+      workers: effectiveWorkers(
+        spec.listener.workers,
+        "process",
+        name,
+        lease !== undefined,
+      ),
+      generation: context.generation,
+      spawn,
+      ...(context.onFatal ? { onFatal: context.onFatal } : {}),
+    });
+    return await runPool(pool, { limiter, router, lease });
+  },
+};
