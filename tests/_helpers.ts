@@ -4,6 +4,11 @@
  *
  * @module
  */
+import {
+  startKoan,
+  type SpawnedDaemon as TestDaemon,
+  writeTempConfig,
+} from "../mod/bench/spawn_daemon.ts";
 
 const ROOT = new URL("../", import.meta.url);
 /** Absolute path of main.ts. */
@@ -14,11 +19,9 @@ export const ROOT_DIR = ROOT.pathname;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Returns a TCP port that was free a moment ago. */
-export function freePort(hostname = "127.0.0.1"): number {
-  using listener = Deno.listen({ hostname, port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
-}
+export { freePort } from "../mod/net/free_port.ts";
+/** A daemon started by a test: what it printed, waiting for log lines, stopping. */
+export { SpawnedDaemon as TestDaemon } from "../mod/bench/spawn_daemon.ts";
 
 /** Options for {@linkcode startDaemon}. */
 export interface StartOptions {
@@ -34,104 +37,9 @@ export interface StartOptions {
   command?: string[];
 }
 
-/** A daemon started by a test. */
-export class TestDaemon {
-  readonly process: Deno.ChildProcess;
-  #log = "";
-  #waiters: (() => void)[] = [];
-  readonly exited: Promise<Deno.CommandStatus>;
-  #configPath: string | undefined;
-
-  constructor(process: Deno.ChildProcess, configPath?: string) {
-    this.process = process;
-    this.#configPath = configPath;
-    this.#pump(process.stderr);
-    this.#pump(process.stdout);
-    this.exited = process.status;
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
-    for await (const chunk of stream) {
-      this.#log += decoder.decode(chunk);
-      for (const wake of this.#waiters.splice(0)) wake();
-    }
-  }
-
-  /** Everything the daemon printed so far. */
-  get log(): string {
-    return this.#log;
-  }
-
-  /** The pid of the daemon. */
-  get pid(): number {
-    return this.process.pid;
-  }
-
-  /** Waits until the log matches `pattern`, or throws after `timeoutMs`. */
-  async waitForLog(
-    pattern: RegExp,
-    timeoutMs = 15000,
-  ): Promise<RegExpMatchArray> {
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    this.exited.then(() => exited = true);
-    for (;;) {
-      const match = this.#log.match(pattern);
-      if (match) return match;
-      if (exited || Date.now() > deadline) {
-        throw new Error(
-          `log never matched ${pattern}${
-            exited ? " (daemon exited)" : ""
-          }:\n${this.#log}`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 100);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Sends a signal. */
-  kill(signal: Deno.Signal = "SIGTERM"): void {
-    try {
-      this.process.kill(signal);
-    } catch {
-      // Already gone.
-    }
-  }
-
-  /** Sends `signal` and waits for the exit; returns the status. */
-  async stop(signal: Deno.Signal = "SIGTERM"): Promise<Deno.CommandStatus> {
-    this.kill(signal);
-    return await this.exited;
-  }
-
-  /** The config file path, if the test gave TOML. */
-  get configPath(): string | undefined {
-    return this.#configPath;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    const timer = setTimeout(() => this.kill("SIGKILL"), 10_000);
-    this.kill("SIGTERM");
-    await this.exited;
-    clearTimeout(timer);
-    if (this.#configPath) await Deno.remove(this.#configPath).catch(() => {});
-  }
-}
-
 /** Writes TOML to a temp file and returns its path. */
 export async function writeConfig(toml: string): Promise<string> {
-  const path = await Deno.makeTempFile({
-    prefix: "koan-test-",
-    suffix: ".toml",
-  });
-  await Deno.writeTextFile(path, toml);
-  return path;
+  return await writeTempConfig(toml, "koan-test-");
 }
 
 /** Deno flags the tests run the daemon with. */
@@ -142,39 +50,16 @@ export async function startDaemon(
   args: string[] = [],
   options: StartOptions = {},
 ): Promise<TestDaemon> {
-  let configPath: string | undefined;
-  const extra: string[] = [];
-  if (options.config !== undefined) {
-    configPath = await writeConfig(options.config);
-    extra.push("--config", configPath);
-  }
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [
-      ...RUN_FLAGS,
-      MAIN,
-      ...(options.command ?? ["serve"]),
-      ...extra,
-      ...args,
-    ],
-    env: options.env ?? {},
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
+  return await startKoan({
+    run: RUN_FLAGS,
+    command: options.command,
+    config: options.config,
+    configPrefix: "koan-test-",
+    args,
+    env: options.env,
+    listening: options.ports,
+    timeoutMs: options.timeoutMs,
   });
-  const daemon = new TestDaemon(command.spawn(), configPath);
-  try {
-    for (const port of options.ports ?? []) {
-      await daemon.waitForLog(
-        new RegExp(`listening on \\S*:${port}\\b`),
-        options.timeoutMs ?? 15000,
-      );
-    }
-  } catch (error) {
-    daemon.kill("SIGKILL");
-    await daemon.exited;
-    throw error;
-  }
-  return daemon;
 }
 
 /** Result of {@linkcode runCli}. */

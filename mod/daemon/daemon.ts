@@ -254,6 +254,13 @@ export class Daemon {
     }
   }
 
+  /** SIGUSR1: this process's log file, then every worker's. */
+  #reopen(): void {
+    reopenLogs();
+    for (const slot of this.#slots) slot.running.reopen?.();
+    logger.info("log file reopened");
+  }
+
   async #dispatch(signal: HandledSignal): Promise<number | undefined> {
     switch (signal) {
       case "SIGTERM":
@@ -264,8 +271,7 @@ export class Daemon {
         await this.#handleHup();
         return undefined;
       case "SIGUSR1":
-        reopenLogs();
-        logger.info("log file reopened");
+        this.#reopen();
         return undefined;
       case "SIGTTIN":
       case "SIGTTOU": {
@@ -339,8 +345,7 @@ export class Daemon {
           return this.#exitCode;
         }
         if (again === "SIGUSR1") {
-          reopenLogs();
-          logger.info("log file reopened");
+          this.#reopen();
         } else {
           logger.info("{signal} ignored while draining", { signal: again });
         }

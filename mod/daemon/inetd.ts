@@ -20,7 +20,7 @@ import { stdioTransport } from "../net/stdio.ts";
 import { UsageError } from "../util/usage.ts";
 import { writeAccess } from "../log/access_log.ts";
 import { makeGeneration } from "./generation.ts";
-import { protocolEnv } from "../models/in_isolate/env.ts";
+import { createHandler } from "../models/in_isolate/env.ts";
 import { serveInheritedListener } from "./inetd_wait.ts";
 
 function peerOfStdin(): string {
@@ -79,9 +79,7 @@ export async function runInetd(args: string[]): Promise<number> {
       flushLogs();
     }
   }
-  const handler = protocol.create(
-    protocolEnv(generation, { draining: false }),
-  );
+  const handler = createHandler(protocol, generation, { draining: false });
   const transport = stdioTransport(loaded.config.limits.send_timeout * 1000);
   await handler(transport, {
     info: { peer: peerOfStdin(), local: "stdin" },

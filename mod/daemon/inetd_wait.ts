@@ -13,7 +13,7 @@ import { LocalLimiter } from "../net/limiter.ts";
 import { adoptListener } from "../net/node_source.ts";
 import { log } from "../log/log.ts";
 import type { Generation } from "../models/contract.ts";
-import { protocolEnv } from "../models/in_isolate/env.ts";
+import { createHandler } from "../models/in_isolate/env.ts";
 import { UsageError } from "../util/usage.ts";
 import { writeAccess } from "../log/access_log.ts";
 import { SignalQueue } from "./signals.ts";
@@ -51,9 +51,7 @@ export async function serveInheritedListener(
   }
   const { config } = options.generation;
   const state = { draining: false };
-  const handler = options.protocol.create(
-    protocolEnv(options.generation, state),
-  );
+  const handler = createHandler(options.protocol, options.generation, state);
   let lastActive = performance.now();
   const acceptor = new Acceptor(adopted.source, {
     protocol: options.protocol,

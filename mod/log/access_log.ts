@@ -3,18 +3,51 @@
  *
  * @module
  */
-import type { AccessRecord } from "../protocols/contract.ts";
 import { accessEnabled, log } from "./log.ts";
+
+/**
+ * One access-log entry, the same shape for every protocol: a connection
+ * (Zen, echo) or a request (HTTP). Protocol-specific detail travels in
+ * {@linkcode AccessRecord.fields}, so nothing below the protocols needs to
+ * know which protocol wrote a record.
+ */
+export interface AccessRecord {
+  /** `zen`, `http`, `echo`. */
+  protocol: string;
+  peer: string;
+  /** Bytes received from the peer. */
+  bytesIn: number;
+  /** Bytes sent to the peer. */
+  bytesOut: number;
+  /** Wall time in milliseconds. */
+  durationMs: number;
+  /** Free-text outcome (`closed normally`, `idle timeout`, ...). */
+  outcome: string;
+  /** Exchanges completed on a connection record (questions answered). */
+  requests?: number;
+  /**
+   * Set by protocols that log one record per request (HTTP): the answer's
+   * status. Metrics count such records per status, and the others per
+   * outcome.
+   */
+  status?: number;
+  /** Protocol fields, written in this order before the status (HTTP: `method`, `target`). */
+  fields?: Readonly<Record<string, string>>;
+}
 
 const accessLogger = log("access");
 
 /** Writes one access record; nothing at all when `log.access` is off. */
 export function writeAccess(record: AccessRecord): void {
   if (!accessEnabled()) return;
-  if (record.protocol === "http") {
+  if (record.status !== undefined) {
     accessLogger.info(
-      "{peer} http {method} {target} {status} in={bytesIn} out={bytesOut} ms={durationMs} {outcome}",
-      { ...record, durationMs: Math.round(record.durationMs * 10) / 10 },
+      "{peer} {protocol} {request} {status} in={bytesIn} out={bytesOut} ms={durationMs} {outcome}",
+      {
+        ...record,
+        request: record.fields ? Object.values(record.fields).join(" ") : "-",
+        durationMs: Math.round(record.durationMs * 10) / 10,
+      },
     );
     return;
   }

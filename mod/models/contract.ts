@@ -101,6 +101,12 @@ export interface RunningListener {
    * Present only on models with a worker pool; never goes below one worker.
    */
   scale?(delta: number): Promise<void>;
+  /**
+   * Asks workers that write their own log lines to reopen the log file
+   * (the daemon reopens its own first). Present only on models with
+   * workers; the word travels by message, never by signal.
+   */
+  reopen?(): void;
 }
 
 /** A concurrency model. */

@@ -201,8 +201,8 @@ export class Acceptor {
   #record = (record: AccessRecord): void => {
     const m = this.#metrics;
     const keys = this.#fixed();
-    if (record.protocol === "http") {
-      const status = record.status ?? 0;
+    const status = record.status;
+    if (status !== undefined) {
       let key = this.#statusKeys.get(status);
       if (key === undefined) {
         key = this.#seriesFor("koan_requests_total", {

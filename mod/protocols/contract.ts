@@ -10,6 +10,7 @@
  * @module
  */
 import type { Config } from "../config/settings.ts";
+import type { AccessRecord } from "../log/access_log.ts";
 import type { AphorismTable } from "./zen/aphorisms.ts";
 import type { FileSource } from "./http/file_source.ts";
 
@@ -53,27 +54,7 @@ export type Outcome =
   | "send timeout"
   | "error";
 
-/** One access-log entry: a connection for Zen/echo, a request for HTTP. */
-export interface AccessRecord {
-  protocol: ProtocolName;
-  peer: string;
-  /** Bytes received from the peer. */
-  bytesIn: number;
-  /** Bytes sent to the peer. */
-  bytesOut: number;
-  /** Wall time in milliseconds. */
-  durationMs: number;
-  /** Free-text outcome; one of {@linkcode Outcome} for Zen/echo. */
-  outcome: string;
-  /** Questions answered (Zen), requests served (HTTP). */
-  requests?: number;
-  /** HTTP only. */
-  method?: string;
-  /** HTTP only. */
-  target?: string;
-  /** HTTP only. */
-  status?: number;
-}
+export type { AccessRecord };
 
 /** Everything a handler may learn or do besides moving bytes. */
 export interface ConnectionContext {
@@ -101,9 +82,9 @@ export type Handler = (
 ) => Promise<void>;
 
 /** What the daemon shares with protocols, read at each connection so a reload takes effect for new ones. */
-export interface ProtocolEnv {
-  /** The effective configuration (sections `zen`, `http`, `limits`). */
-  config: Config;
+export interface ProtocolEnv<S = unknown> {
+  /** This protocol's settings, as its {@linkcode Protocol.settings} picked them from the configuration. */
+  settings: S;
   /** The Zen table (built-in or from `zen.aphorisms`). */
   aphorisms: AphorismTable;
   /** Live daemon state for `/healthz` and friends. */
@@ -119,10 +100,15 @@ export interface DaemonState {
 }
 
 /** A protocol as the registry knows it. */
-export interface Protocol {
+export interface Protocol<S = unknown> {
   name: ProtocolName;
   /** Sent to a connection refused by `max_connections`/`max_per_source`, before closing. */
   busyReply: Uint8Array;
+  /**
+   * Picks what this protocol reads from the whole configuration: its own
+   * section and the shared limits it needs. Its handlers see nothing else.
+   */
+  settings(config: Config): S;
   /** Builds the handler for one configuration generation. */
-  create(env: ProtocolEnv): Handler;
+  create(env: ProtocolEnv<S>): Handler;
 }

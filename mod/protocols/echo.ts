@@ -15,24 +15,30 @@ import {
 } from "./contract.ts";
 import { deadlines } from "../util/deadline.ts";
 
+/** What echo reads from the configuration. */
+export interface EchoSettings {
+  /** Seconds a silent connection stays open (`zen.idle_timeout`). */
+  idleTimeout: number;
+}
+
 /**
  * Creates the echo handler; a connection silent for `zen.idle_timeout` is closed.
  *
  * @example Usage
  * ```ts
- * import { createEchoHandler } from "./echo.ts";
+ * import { createEchoHandler, echo } from "./echo.ts";
  * import { BUILT_IN_TABLE } from "./zen/aphorisms.ts";
  * import { buildConfig } from "../config/load.ts";
  * const handler = createEchoHandler({
- *   config: buildConfig({}).config,
+ *   settings: echo.settings(buildConfig({}).config),
  *   aphorisms: BUILT_IN_TABLE,
  *   state: { draining: false },
  * });
  * if (typeof handler !== "function") throw new Error("no handler");
  * ```
  */
-export function createEchoHandler(env: ProtocolEnv): Handler {
-  const idleMs = env.config.zen.idle_timeout * 1000;
+export function createEchoHandler(env: ProtocolEnv<EchoSettings>): Handler {
+  const idleMs = env.settings.idleTimeout * 1000;
   return async function serveEcho(
     transport: Transport,
     context: ConnectionContext,
@@ -97,8 +103,10 @@ export function createEchoHandler(env: ProtocolEnv): Handler {
 }
 
 /** Echo for the registry; a refused connection is closed without a word (RFC 862 has none). */
-export const echo: Protocol = {
+export const echo: Protocol<EchoSettings> = {
   name: "echo",
   busyReply: new Uint8Array(0),
+  // Echo has no section of its own; it shares Zen's idle limit.
+  settings: (config) => ({ idleTimeout: config.zen.idle_timeout }),
   create: createEchoHandler,
 };

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { buildConfig } from "../config/load.ts";
 import { fakeContext, FakeTransport } from "./_fake_transport.ts";
 import { BUILT_IN_TABLE } from "./zen/aphorisms.ts";
-import { createEchoHandler } from "./echo.ts";
+import { createEchoHandler, echo } from "./echo.ts";
 
 const env = (zen: Record<string, unknown> = {}) => ({
-  config: buildConfig({ zen }).config,
+  settings: echo.settings(buildConfig({ zen }).config),
   aphorisms: BUILT_IN_TABLE,
   state: { draining: false },
 });

@@ -1,24 +1,31 @@
 /**
- * The one place a {@linkcode ProtocolEnv} is assembled from a generation,
- * so every model (and inetd) hands protocols the same services.
+ * The one place a protocol's handler is built from a generation, so every
+ * model (and inetd) hands protocols the same services, and each protocol
+ * only the settings it picked ({@linkcode Protocol.settings}).
  *
  * @module
  */
-import type { DaemonState, ProtocolEnv } from "../../protocols/contract.ts";
+import type {
+  DaemonState,
+  Handler,
+  Protocol,
+  ProtocolEnv,
+} from "../../protocols/contract.ts";
 import type { Generation } from "../contract.ts";
 import { DenoFileSource } from "../../net/files.ts";
 
-/** Builds the protocol environment for `generation`. */
-export function protocolEnv(
+/** Builds `protocol`'s handler for `generation`. */
+export function createHandler(
+  protocol: Protocol,
   generation: Generation,
   state: DaemonState,
-): ProtocolEnv {
+): Handler {
   const env: ProtocolEnv = {
-    config: generation.config,
+    settings: protocol.settings(generation.config),
     aphorisms: generation.aphorisms,
     state,
   };
   const docroot = generation.config.http.docroot;
   if (docroot) env.files = new DenoFileSource(docroot);
-  return env;
+  return protocol.create(env);
 }

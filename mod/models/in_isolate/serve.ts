@@ -7,7 +7,7 @@
  * @module
  */
 import type { Handler } from "../../protocols/contract.ts";
-import { protocolEnv } from "./env.ts";
+import { createHandler } from "./env.ts";
 import { protocolFor } from "../../protocols/registry.ts";
 import { Acceptor, type AcceptSource } from "../../net/acceptor.ts";
 import { openSource } from "../../net/listen.ts";
@@ -68,7 +68,7 @@ export function serveInIsolate(
   const source = options.wrapSource ? options.wrapSource(bound) : bound;
   let generation = context.generation;
   const build = options.handler ??
-    ((g: Generation): Handler => protocol.create(protocolEnv(g, state)));
+    ((g: Generation): Handler => createHandler(protocol, g, state));
   let handler = build(generation);
   const limiter = options.limiter ?? new LocalLimiter(limitsOf(generation));
   let served = 0;
@@ -112,7 +112,7 @@ export function serveInIsolate(
  */
 export function perConnectionListener(
   running: InIsolateListener,
-  stopReopen: () => void,
+  reopen: () => void,
 ): RunningListener {
   return {
     stats: () => {
@@ -120,12 +120,7 @@ export function perConnectionListener(
       return { connections, workers: connections };
     },
     update: (generation) => running.update(generation),
-    async drain(timeoutMs: number) {
-      try {
-        return await running.drain(timeoutMs);
-      } finally {
-        stopReopen();
-      }
-    },
+    drain: (timeoutMs: number) => running.drain(timeoutMs),
+    reopen,
   };
 }

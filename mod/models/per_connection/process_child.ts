@@ -13,7 +13,7 @@ import { flushLogs, reopenLogs, setupLogging } from "../../log/log.ts";
 import type { ConnectionInfo, ProtocolName } from "../../protocols/contract.ts";
 import { protocolFor } from "../../protocols/registry.ts";
 import { ConnTransport, type Duplex } from "../../net/transport.ts";
-import { protocolEnv } from "../in_isolate/env.ts";
+import { createHandler } from "../in_isolate/env.ts";
 import { FRAME, FrameReader } from "../ipc/frames.ts";
 import { fromWire, type WireGeneration } from "../ipc/messages.ts";
 import { PushedInput } from "./pushed_input.ts";
@@ -123,9 +123,7 @@ export async function runConnChild(): Promise<number> {
       return draining.signal.aborted;
     },
   };
-  const handler = protocolFor(init.protocol).create(
-    protocolEnv(generation, state),
-  );
+  const handler = createHandler(protocolFor(init.protocol), generation, state);
   const transport = new ConnTransport(
     new FrameDuplex(frames, draining),
     generation.config.limits.send_timeout * 1000,

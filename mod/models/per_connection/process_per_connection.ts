@@ -25,7 +25,6 @@ import type { ConnInit } from "./process_child.ts";
 import { encodeFrame, FRAME } from "../ipc/frames.ts";
 import { perConnectionListener, serveInIsolate } from "../in_isolate/serve.ts";
 import { toWire, type WireGeneration } from "../ipc/messages.ts";
-import { onReopenSignal } from "../ipc/reopen.ts";
 import {
   type ChildCommand,
   type ChildNeeds,
@@ -172,9 +171,8 @@ export const processPerConnection: Model = {
       concurrency: 0,
       handler: (generation) => processHandler(generation, protocol),
     });
-    const stopReopen = onReopenSignal(() => {
+    return Promise.resolve(perConnectionListener(running, () => {
       for (const reopen of live.values()) reopen();
-    });
-    return Promise.resolve(perConnectionListener(running, stopReopen));
+    }));
   },
 };

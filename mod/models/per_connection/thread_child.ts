@@ -13,7 +13,7 @@ import { writeAccess } from "../../log/access_log.ts";
 import { flushLogs, reopenLogs, setupLogging } from "../../log/log.ts";
 import type { Transport } from "../../protocols/contract.ts";
 import { protocolFor } from "../../protocols/registry.ts";
-import { protocolEnv } from "../in_isolate/env.ts";
+import { createHandler } from "../in_isolate/env.ts";
 import { PushedInput } from "./pushed_input.ts";
 import type { FromConnWorker, ToConnWorker } from "./thread_messages.ts";
 
@@ -101,8 +101,10 @@ async function serve(
       return draining.signal.aborted;
     },
   };
-  const handler = protocolFor(init.protocol).create(
-    protocolEnv(init.generation, state),
+  const handler = createHandler(
+    protocolFor(init.protocol),
+    init.generation,
+    state,
   );
   try {
     await handler(transport, {

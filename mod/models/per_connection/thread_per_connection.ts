@@ -20,7 +20,6 @@ import {
   WINDOW,
 } from "./thread_messages.ts";
 import { perConnectionListener, serveInIsolate } from "../in_isolate/serve.ts";
-import { onReopenSignal } from "../ipc/reopen.ts";
 
 const WORKER_URL = new URL("./thread_child.ts", import.meta.url);
 /** Size of each relayed read. */
@@ -153,10 +152,9 @@ export const threadPerConnection: Model = {
       concurrency: 0,
       handler: (generation) => threadHandler(generation, protocol),
     });
-    const stopReopen = onReopenSignal(() => {
+    return Promise.resolve(perConnectionListener(running, () => {
       // Long-lived connections keep their log file open: reopen it too.
       for (const worker of live) worker.postMessage({ t: "reopen" });
-    });
-    return Promise.resolve(perConnectionListener(running, stopReopen));
+    }));
   },
 };

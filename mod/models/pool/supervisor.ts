@@ -50,7 +50,6 @@ import {
 } from "../contract.ts";
 import { limitsOf } from "../in_isolate/serve.ts";
 import type { FromWorker, ToWorker } from "../ipc/messages.ts";
-import { onReopenSignal } from "../ipc/reopen.ts";
 
 /** How a worker ended. */
 export interface WorkerExit {
@@ -186,7 +185,6 @@ export class Pool {
     | { resolve: () => void; reject: (error: Error) => void }
     | undefined;
   #nextSlot = 0;
-  #stopReopen: () => void = () => {};
   #logger = log("pool");
   /** Counts of workers that are gone. */
   #retired: MetricsSnapshot = emptySnapshot();
@@ -264,11 +262,6 @@ export class Pool {
       await this.#stopAll(0);
       throw error;
     }
-    this.#stopReopen = onReopenSignal(() => {
-      for (const member of this.#members.values()) {
-        member.worker.send({ t: "reopen" });
-      }
-    });
     this.#logger.info("{name}: {count} workers serving", {
       name: this.#options.name,
       count: this.#target,
@@ -549,6 +542,13 @@ export class Pool {
   }
 
   /** Adds or retires workers; never fewer than one. */
+  /** Tells every worker to reopen its log file. */
+  reopen(): void {
+    for (const member of this.#members.values()) {
+      member.worker.send({ t: "reopen" });
+    }
+  }
+
   scale(delta: number): Promise<void> {
     if (this.#draining || this.#fatal || delta === 0) return Promise.resolve();
     const max = this.#options.maxWorkers ?? 1024;
@@ -589,7 +589,6 @@ export class Pool {
 
   async #stopAll(timeoutMs: number): Promise<number> {
     this.#draining = true;
-    this.#stopReopen();
     clearInterval(this.#inspector);
     clearInterval(this.#pusher);
     for (const timer of this.#respawns) clearTimeout(timer);
@@ -697,5 +696,6 @@ export async function runPool(
       return forced;
     },
     scale: (delta) => pool.scale(delta),
+    reopen: () => pool.reopen(),
   };
 }

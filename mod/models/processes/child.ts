@@ -8,7 +8,8 @@
  * accepting, finishes what is in flight and exits, so no orphan keeps the
  * port. SIGINT is ignored (a terminal's ^C reaches the whole process
  * group; the master coordinates the stop); SIGTERM/SIGQUIT drain and
- * exit; SIGUSR1 reopens the log file.
+ * exit. The log file is reopened when the master says so (`reopen`),
+ * never on a signal of the child's own.
  *
  * @module
  */
@@ -117,7 +118,6 @@ export async function runPoolChild(): Promise<number> {
     // Stopped by someone else: drain, then exit (the master replaces us).
     SIGTERM: () => void stop(shutdownMs, "SIGTERM").then(() => channel.close()),
     SIGQUIT: () => void stop(shutdownMs, "SIGQUIT").then(() => channel.close()),
-    SIGUSR1: () => reopenLogs(),
   });
 
   // Over the IPC channel: the pool's listening socket once, then (the

@@ -19,7 +19,6 @@
 import type {
   AccessRecord,
   ConnectionContext,
-  ProtocolEnv,
   Transport,
 } from "../contract.ts";
 import { type Deadline, deadlines } from "../../util/deadline.ts";
@@ -28,13 +27,10 @@ import type { FileSource } from "./file_source.ts";
 import type { ParserLimits } from "./parser.ts";
 import { RequestParser } from "./parser.ts";
 import type { Reply } from "./reply.ts";
+import type { HttpEnv } from "./settings.ts";
 import type { HttpRequest } from "./request.ts";
-import {
-  dispatch,
-  type DispatchOptions,
-  type RouteContext,
-  type RouteTable,
-} from "./routes.ts";
+import type { RouteContext, RouteTable } from "./route.ts";
+import { dispatch, type DispatchOptions } from "./routes.ts";
 import { HttpError } from "./status.ts";
 import {
   type ConnectionHeader,
@@ -125,7 +121,7 @@ const DISCARD: BodySink = { data() {} };
  * its routes get, so reading a body needs no per-request object.
  */
 export class HttpConnection implements RouteContext {
-  readonly env: ProtocolEnv;
+  readonly env: HttpEnv;
   #transport: Transport;
   #context: ConnectionContext;
   #settings: ConnectionSettings;
@@ -180,7 +176,7 @@ export class HttpConnection implements RouteContext {
     options: {
       transport: Transport;
       context: ConnectionContext;
-      env: ProtocolEnv;
+      env: HttpEnv;
       settings: ConnectionSettings;
     },
   ) {
@@ -457,8 +453,10 @@ export class HttpConnection implements RouteContext {
     this.#pending[this.#pendingCount++] = {
       protocol: "http",
       peer: this.#context.info.peer,
-      method: request?.method ?? refused?.method ?? "-",
-      target: request?.target ?? refused?.target ?? "-",
+      fields: {
+        method: request?.method ?? refused?.method ?? "-",
+        target: request?.target ?? refused?.target ?? "-",
+      },
       status,
       bytesIn: (request?.headBytes ?? 0) + this.#bodyBytes,
       bytesOut,

@@ -8,7 +8,8 @@ import {
   problemsWith,
 } from "../../../tests/http_corpus/wire.ts";
 import { buildConfig } from "../../config/load.ts";
-import type { AccessRecord, ProtocolEnv } from "../contract.ts";
+import type { AccessRecord } from "../contract.ts";
+import type { HttpEnv } from "./settings.ts";
 import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
 import { MemoryTransport } from "./_memory_transport.ts";
 import type { FileEntry, FileReader, FileSource } from "./file_source.ts";
@@ -19,10 +20,10 @@ const H = "Host: koan.test\r\n";
 
 function envWith(
   raw: Record<string, unknown> = {},
-  extra: Partial<ProtocolEnv> = {},
-): ProtocolEnv {
+  extra: Partial<HttpEnv> = {},
+): HttpEnv {
   return {
-    config: buildConfig(raw).config,
+    settings: http.settings(buildConfig(raw).config),
     aphorisms: BUILT_IN_TABLE,
     state: { draining: false },
     ...extra,
@@ -41,7 +42,7 @@ interface Run {
 /** Starts a handler over a scripted peer that stays connected after its script. */
 function start(
   chunks: Uint8Array[],
-  env: ProtocolEnv = envWith(),
+  env: HttpEnv = envWith(),
 ): Run {
   const transport = new MemoryTransport(chunks, { holdOpen: true });
   const records: AccessRecord[] = [];
@@ -136,8 +137,8 @@ Deno.test("HTTP handler logs one record per request with its numbers", async () 
   assert.equal(run.records.length, 2);
   for (const [i, record] of run.records.entries()) {
     assert.equal(record.protocol, "http");
-    assert.equal(record.method, "GET");
-    assert.equal(record.target, "/zen?q=Readability%3F");
+    assert.equal(record.fields?.method, "GET");
+    assert.equal(record.fields?.target, "/zen?q=Readability%3F");
     assert.equal(record.status, 200);
     assert.equal(record.peer, "192.0.2.1:4242");
     assert.equal(record.bytesIn, request.length);
@@ -347,8 +348,8 @@ Deno.test("HTTP handler logs a refused request with what it could read of it", a
   const run = start([bytesOf(`FOO /x HTTP/1.1\r\n${H}\r\n`)]);
   await run.done;
   assert.equal(run.records.length, 1);
-  assert.equal(run.records[0]!.method, "FOO");
-  assert.equal(run.records[0]!.target, "/x");
+  assert.equal(run.records[0]!.fields?.method, "FOO");
+  assert.equal(run.records[0]!.fields?.target, "/x");
   assert.equal(run.records[0]!.status, 501);
   assert.equal(run.records[0]!.outcome, 'Method "FOO" is not implemented');
 });

@@ -12,17 +12,19 @@ import type {
   ConnectionContext,
   Handler,
   Protocol,
-  ProtocolEnv,
   Transport,
 } from "../contract.ts";
+import type { HttpEnv, HttpSettings } from "./settings.ts";
 import { type ConnectionSettings, HttpConnection } from "./connection.ts";
 import { builtInRoutes } from "./routes.ts";
 import { HttpError } from "./status.ts";
 import { errorBytes } from "./writer.ts";
 
 /** The per-generation settings every connection shares. */
-export function connectionSettings(env: ProtocolEnv): ConnectionSettings {
-  const http = env.config.http;
+export function connectionSettings(
+  env: HttpEnv,
+): ConnectionSettings {
+  const http = env.settings.http;
   return {
     limits: {
       maxRequestLine: http.max_request_line,
@@ -42,18 +44,18 @@ export function connectionSettings(env: ProtocolEnv): ConnectionSettings {
  *
  * @example Usage
  * ```ts
- * import { createHttpHandler } from "./http.ts";
+ * import { createHttpHandler, http } from "./http.ts";
  * import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
  * import { buildConfig } from "../../config/load.ts";
  * const handler = createHttpHandler({
- *   config: buildConfig({}).config,
+ *   settings: http.settings(buildConfig({}).config),
  *   aphorisms: BUILT_IN_TABLE,
  *   state: { draining: false },
  * });
  * if (typeof handler !== "function") throw new Error("no handler");
  * ```
  */
-export function createHttpHandler(env: ProtocolEnv): Handler {
+export function createHttpHandler(env: HttpEnv): Handler {
   const settings = connectionSettings(env);
   return function serveHttp(
     transport: Transport,
@@ -77,8 +79,9 @@ function busyReply(): Uint8Array {
 }
 
 /** HTTP for the registry; a refused connection gets a complete 503 with `Connection: close`. */
-export const http: Protocol = {
+export const http: Protocol<HttpSettings> = {
   name: "http",
+  settings: (config) => ({ http: config.http, zen: config.zen }),
   get busyReply(): Uint8Array {
     return busyReply();
   },

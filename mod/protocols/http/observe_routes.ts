@@ -12,7 +12,7 @@ import { aggregate } from "../../metrics/aggregate.ts";
 import { renderPrometheus } from "../../metrics/prometheus.ts";
 import { currentStatus, STATUS_PAGE } from "../../metrics/status.ts";
 import { constantReply, type Reply, textReply } from "./reply.ts";
-import type { Route } from "./routes.ts";
+import type { Route } from "./route.ts";
 import { HttpError } from "./status.ts";
 
 const PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";

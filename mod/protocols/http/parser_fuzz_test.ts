@@ -18,10 +18,11 @@ import {
   type WireResponse,
 } from "../../../tests/http_corpus/wire.ts";
 import { buildConfig } from "../../config/load.ts";
-import type { AccessRecord, ProtocolEnv, Transport } from "../contract.ts";
+import type { AccessRecord, Transport } from "../contract.ts";
+import type { HttpEnv } from "./settings.ts";
 import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
 import { MemoryTransport } from "./_memory_transport.ts";
-import { createHttpHandler } from "./http.ts";
+import { createHttpHandler, http } from "./http.ts";
 
 /** Small limits, so random inputs reach them. */
 const LIMITS = {
@@ -31,8 +32,8 @@ const LIMITS = {
   max_body: 1024,
 };
 
-const ENV: ProtocolEnv = {
-  config: buildConfig({ http: LIMITS }).config,
+const ENV: HttpEnv = {
+  settings: http.settings(buildConfig({ http: LIMITS }).config),
   aphorisms: BUILT_IN_TABLE,
   state: { draining: false },
 };
@@ -107,7 +108,7 @@ function bodilessIn(outcome: Outcome): (index: number) => boolean {
       index--;
       continue;
     }
-    const head = outcome.records[index]?.method === "HEAD" &&
+    const head = outcome.records[index]?.fields?.method === "HEAD" &&
       !outcome.text.startsWith(`${status} `, end + 4);
     heads.push(head);
     const length = /\r\nContent-Length: (\d+)/i.exec(

@@ -9,10 +9,11 @@
  *
  * @module
  */
-import type { ProtocolEnv } from "../contract.ts";
+import type { HttpEnv } from "./settings.ts";
 import type { FileSource } from "./file_source.ts";
 import { constantReply, type Reply, textReply } from "./reply.ts";
 import type { HttpRequest, Method } from "./request.ts";
+import type { Route, RouteContext, RouteTable } from "./route.ts";
 import { serveStatic } from "./static.ts";
 import { HttpError } from "./status.ts";
 import { zenRoute } from "./zen_route.ts";
@@ -21,28 +22,6 @@ import {
   statusJsonRoute,
   statusPageRoute,
 } from "./observe_routes.ts";
-
-/** What a route may use besides the request. */
-export interface RouteContext {
-  /** The protocol environment (config, aphorisms, daemon state). */
-  readonly env: ProtocolEnv;
-  /**
-   * Reads the whole request body (at most `http.max_body`; 413 past it),
-   * sending `100 Continue` first when the client waits for it.
-   */
-  body(): Promise<Uint8Array>;
-}
-
-/** A handler for one path. */
-export interface Route {
-  /** Methods served; HEAD is implied by GET, OPTIONS by every route. */
-  readonly methods: readonly Method[];
-  /** Answers a request; throws {@linkcode HttpError} to answer an error. */
-  handle(request: HttpRequest, context: RouteContext): Reply | Promise<Reply>;
-}
-
-/** Path → route. */
-export type RouteTable = ReadonlyMap<string, Route>;
 
 const HELLO: Reply = constantReply(textReply(200, "Hello, world!"));
 const HEALTHY: Reply = constantReply(textReply(200, "ok"));
@@ -68,7 +47,7 @@ export const healthRoute: Route = {
  * The built-in routes for `env`. `/` says hello only when there is no
  * docroot; with one, `/` is the root's index.html.
  */
-export function builtInRoutes(env: ProtocolEnv): Map<string, Route> {
+export function builtInRoutes(env: HttpEnv): Map<string, Route> {
   const routes = new Map<string, Route>([
     ["/healthz", healthRoute],
     ["/zen", zenRoute],

@@ -1,16 +1,13 @@
 import assert from "node:assert/strict";
 import { buildConfig } from "../../config/load.ts";
-import type { ProtocolEnv } from "../contract.ts";
+import { http } from "./http.ts";
+import type { HttpEnv } from "./settings.ts";
 import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
 import type { FileSource } from "./file_source.ts";
 import type { Reply } from "./reply.ts";
 import { HttpRequest, type Method } from "./request.ts";
-import {
-  allowOf,
-  builtInRoutes,
-  dispatch,
-  type RouteContext,
-} from "./routes.ts";
+import type { RouteContext } from "./route.ts";
+import { allowOf, builtInRoutes, dispatch } from "./routes.ts";
 import { HttpError } from "./status.ts";
 import { wantsJson } from "./zen_route.ts";
 
@@ -21,8 +18,8 @@ function setup(
   options: { draining?: boolean; files?: FileSource; zen?: object } = {},
 ) {
   const state = { draining: options.draining ?? false };
-  const env: ProtocolEnv = {
-    config: buildConfig({ zen: options.zen ?? {} }).config,
+  const env: HttpEnv = {
+    settings: http.settings(buildConfig({ zen: options.zen ?? {} }).config),
     aphorisms: BUILT_IN_TABLE,
     state,
   };
@@ -144,7 +141,7 @@ Deno.test("dispatch() answers OPTIONS, 405 with Allow, 404 and 501", async () =>
       routes: new Map(),
       files: NO_FILES,
       context: {
-        env: {} as ProtocolEnv,
+        env: {} as HttpEnv,
         body: () => Promise.resolve(new Uint8Array()),
       },
     });

@@ -14,7 +14,7 @@ import { doWork } from "../zen/work.ts";
 import { TOO_LONG, UNKNOWN } from "../zen/zen.ts";
 import { type Reply, textReply } from "./reply.ts";
 import type { HttpRequest } from "./request.ts";
-import type { Route, RouteContext } from "./routes.ts";
+import type { Route, RouteContext } from "./route.ts";
 import { HttpError } from "./status.ts";
 
 const decoder = new TextDecoder();
@@ -69,13 +69,13 @@ async function answer(
   const { env } = context;
   const question = trimAscii(await questionOf(request, context));
   const json = wantsJson(request.accept);
-  if (encoder.encode(question).length > env.config.zen.max_question) {
+  if (encoder.encode(question).length > env.settings.zen.max_question) {
     const reply = json
       ? jsonReply(413, question, TOO_LONG)
       : textReply(413, TOO_LONG);
     return { ...reply, close: true };
   }
-  const pending = doWork(env.config.zen.work, env.config.zen.work_ms);
+  const pending = doWork(env.settings.zen.work, env.settings.zen.work_ms);
   if (pending) await pending;
   const bytes = env.aphorisms.get(question) ?? UNKNOWN;
   return json ? jsonReply(200, question, bytes) : textReply(200, bytes);

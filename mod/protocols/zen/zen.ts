@@ -14,6 +14,7 @@ import {
   type Transport,
   writeFailure,
 } from "../contract.ts";
+import type { Config } from "../../config/settings.ts";
 import { deadlines } from "../../util/deadline.ts";
 import { ZenFramer } from "./framer.ts";
 import { doWork } from "./work.ts";
@@ -39,6 +40,9 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** What Zen reads from the configuration: its own section. */
+export type ZenSettings = Config["zen"];
+
 /**
  * Creates the Zen handler for one configuration generation.
  *
@@ -48,15 +52,15 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * import { BUILT_IN_TABLE } from "./aphorisms.ts";
  * import { buildConfig } from "../../config/load.ts";
  * const handler = createZenHandler({
- *   config: buildConfig({}).config,
+ *   settings: buildConfig({}).config.zen,
  *   aphorisms: BUILT_IN_TABLE,
  *   state: { draining: false },
  * });
  * if (typeof handler !== "function") throw new Error("no handler");
  * ```
  */
-export function createZenHandler(env: ProtocolEnv): Handler {
-  const { max_question, idle_timeout, work, work_ms } = env.config.zen;
+export function createZenHandler(env: ProtocolEnv<ZenSettings>): Handler {
+  const { max_question, idle_timeout, work, work_ms } = env.settings;
   const table = env.aphorisms;
   const idleMs = idle_timeout * 1000;
 
@@ -155,8 +159,9 @@ export function createZenHandler(env: ProtocolEnv): Handler {
 }
 
 /** The Zen protocol for the registry. */
-export const zen: Protocol = {
+export const zen: Protocol<ZenSettings> = {
   name: "zen",
   busyReply: BUSY,
+  settings: (config) => config.zen,
   create: createZenHandler,
 };

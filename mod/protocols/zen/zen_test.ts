@@ -6,7 +6,7 @@ import { createZenHandler } from "./zen.ts";
 
 function handler(zen: Record<string, unknown> = {}) {
   return createZenHandler({
-    config: buildConfig({ zen }).config,
+    settings: buildConfig({ zen }).config.zen,
     aphorisms: BUILT_IN_TABLE,
     state: { draining: false },
   });
