@@ -4,16 +4,8 @@
  *
  * @module
  */
-import {
-  type ConnectionContext,
-  type Handler,
-  type Outcome,
-  type Protocol,
-  type ProtocolEnv,
-  type Transport,
-  writeFailure,
-} from "./contract.ts";
-import { deadlines } from "../util/deadline.ts";
+import type { Handler, Protocol, ProtocolEnv } from "./contract.ts";
+import { serveSession, type Session } from "./read_loop.ts";
 
 /** What echo reads from the configuration. */
 export interface EchoSettings {
@@ -39,67 +31,21 @@ export interface EchoSettings {
  */
 export function createEchoHandler(env: ProtocolEnv<EchoSettings>): Handler {
   const idleMs = env.settings.idleTimeout * 1000;
-  return async function serveEcho(
-    transport: Transport,
-    context: ConnectionContext,
-  ): Promise<void> {
-    const started = performance.now();
-    const buffer = new Uint8Array(64 * 1024);
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let outcome: Outcome = "closed normally";
-    let timedOut = false;
-    let reading = true;
-    const deadline = deadlines.create(() => {
-      timedOut = true;
-      transport.close();
+  return (transport, context) =>
+    serveSession(transport, context, new EchoSession(), {
+      protocol: "echo",
+      idleMs,
+      bufferSize: 64 * 1024,
     });
-    const onDrain = () => {
-      if (reading) transport.close();
-    };
-    context.draining.addEventListener("abort", onDrain);
-    try {
-      while (!context.draining.aborted) {
-        reading = true;
-        deadline.arm(idleMs);
-        let n: number | null;
-        try {
-          n = await transport.read(buffer);
-        } catch {
-          n = null;
-        }
-        deadline.disarm();
-        reading = false;
-        if (n === null) {
-          if (timedOut) outcome = "idle timeout";
-          break;
-        }
-        bytesIn += n;
-        try {
-          await transport.write(buffer.subarray(0, n));
-        } catch (error) {
-          outcome = writeFailure(error);
-          break;
-        }
-        bytesOut += n;
-      }
-      if (context.draining.aborted && outcome === "closed normally") {
-        outcome = "draining";
-      }
-    } finally {
-      context.draining.removeEventListener("abort", onDrain);
-      deadline.dispose();
-      transport.close();
-      context.access({
-        protocol: "echo",
-        peer: context.info.peer,
-        bytesIn,
-        bytesOut,
-        durationMs: performance.now() - started,
-        outcome,
-      });
-    }
-  };
+}
+
+/** A byte stream: every read is the answer, nothing is ever partial. */
+class EchoSession implements Session {
+  readonly hasPartial = false;
+  readonly closeWith = undefined;
+  receive(bytes: Uint8Array): Uint8Array {
+    return bytes;
+  }
 }
 
 /** Echo for the registry; a refused connection is closed without a word (RFC 862 has none). */

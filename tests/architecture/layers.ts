@@ -69,6 +69,9 @@ export function scanImports(path: string, text: string): Edge[] {
       if (!specifier.startsWith("./") && !specifier.startsWith("../")) continue;
       const at = match.index + match[0].lastIndexOf(specifier);
       const target = new URL(specifier, `file:///${path}`).pathname.slice(1);
+      // Running the program's entry again as a child process (self_command)
+      // starts a new program; it is not an import of it.
+      if (target === "main.ts" && match[0].startsWith("new")) continue;
       edges.push({ specifier, target, line: lineAt(code, at) });
     }
   }

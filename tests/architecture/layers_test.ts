@@ -157,6 +157,15 @@ Deno.test("scanImports() reads dynamic imports and worker URLs", () => {
   );
 });
 
+Deno.test("scanImports() does not count running main.ts as a child process as an import", () => {
+  const text = 'const main = new URL("../../main.ts", import.meta.url);';
+  assert.deepEqual(scanImports("mod/util/self_command.ts", text), []);
+  assert.equal(
+    scanImports("mod/util/x.ts", 'import "../../main.ts";')[0]?.target,
+    "main.ts",
+  );
+});
+
 Deno.test("scanImports() ignores imports in comments", () => {
   const text = [
     "/**",

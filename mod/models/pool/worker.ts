@@ -14,14 +14,16 @@
  */
 import { writeAccess } from "../../log/access_log.ts";
 import { formatAddress } from "../../config/address.ts";
-import { flushLogs, log, setupLogging } from "../../log/log.ts";
+import { flushLogs, log, reopenLogs, setupLogging } from "../../log/log.ts";
+import { setRemote } from "../../metrics/aggregate.ts";
+import { setRemoteStatus } from "../../metrics/status.ts";
 import type { AcceptSource } from "../../net/acceptor.ts";
 import { FdAcceptSource, type FdSourceOptions } from "../../net/fd_accept.ts";
 import { metrics } from "../../metrics/registry.ts";
-import type { AdjustableLimiter } from "../../net/limiter.ts";
+import type { AdjustableLimiter, Refusal } from "../../net/limiter.ts";
 import type { Generation } from "../contract.ts";
 import { type InIsolateListener, serveInIsolate } from "../in_isolate/serve.ts";
-import type { FromWorker, PoolInit } from "../ipc/messages.ts";
+import type { FromWorker, PoolInit, ToWorker } from "../ipc/messages.ts";
 
 /** What the worker's host (thread or process entry) provides. */
 export interface PoolWorkerHost {
@@ -169,4 +171,60 @@ export class PoolWorker {
     })();
     return this.#drained;
   }
+}
+
+/**
+ * How one kind of worker (a thread, a child process) acts on the messages
+ * that differ between them; {@linkcode dispatchToWorker} does the rest.
+ */
+export interface WorkerSide<G> {
+  /** The pool worker, once `init` has started it. */
+  readonly worker: PoolWorker | undefined;
+  /** Starts the worker; resolves to an exit code when it cannot boot. */
+  init(message: PoolInit<G>): number | undefined | Promise<number | undefined>;
+  /** Serves `generation` from now on. */
+  update(generation: G): void | Promise<void>;
+  /** Drains, then says `drained`. */
+  drain(timeoutMs: number): void;
+  /** Threads: a connection passed over as a descriptor. */
+  conn?(fd: number): void;
+  /** Processes: the master's answer to an admission question. */
+  admitted?(seq: number, refusal: Refusal | undefined): void;
+}
+
+/**
+ * Acts on one message from the master: the one switch both threads and
+ * child processes run. Resolves to an exit code when the worker must stop.
+ */
+export async function dispatchToWorker<G>(
+  message: ToWorker<G>,
+  side: WorkerSide<G>,
+): Promise<number | undefined> {
+  switch (message.t) {
+    case "init":
+      return await side.init(message);
+    case "update":
+      await side.update(message.generation);
+      break;
+    case "drain":
+      side.drain(message.timeoutMs);
+      break;
+    case "reopen":
+      reopenLogs();
+      break;
+    case "queued":
+      side.worker?.masterQueue(message.waiting);
+      break;
+    case "metrics":
+      setRemote(message.snapshot);
+      setRemoteStatus(message.status);
+      break;
+    case "conn":
+      side.conn?.(message.fd);
+      break;
+    case "admitted":
+      side.admitted?.(message.seq, message.refusal ?? undefined);
+      break;
+  }
+  return undefined;
 }

@@ -15,9 +15,7 @@
  */
 import process from "node:process";
 import type net from "node:net";
-import { flushLogs, log, reopenLogs } from "../../log/log.ts";
-import { setRemote } from "../../metrics/aggregate.ts";
-import { setRemoteStatus } from "../../metrics/status.ts";
+import { flushLogs, log } from "../../log/log.ts";
 import { metrics } from "../../metrics/registry.ts";
 import type { RawTcp } from "../../net/fd_tcp.ts";
 import { protocolFor } from "../../protocols/registry.ts";
@@ -32,7 +30,11 @@ import {
   type ToWorker,
   type WireGeneration,
 } from "../ipc/messages.ts";
-import { PoolWorker } from "../pool/worker.ts";
+import {
+  dispatchToWorker,
+  PoolWorker,
+  type WorkerSide,
+} from "../pool/worker.ts";
 import { admittingSource, MasterLimiter } from "./admission.ts";
 
 /** Exit code of a worker that could not boot (gunicorn's WORKER_BOOT_ERROR). */
@@ -140,6 +142,68 @@ export async function runPoolChild(): Promise<number> {
   process.on("message", onHanded);
 
   let booted = false;
+  const side: WorkerSide<WireGeneration> = {
+    get worker() {
+      return worker;
+    },
+    async init(message) {
+      tag = message.tag;
+      const generation = fromWire(message.generation);
+      shutdownMs = generation.config.limits.shutdown_timeout * 1000;
+      const protocol = protocolFor(message.spec.listener.protocol);
+      const init: PoolInit = { ...message, generation };
+      if (message.socketOverIpc) {
+        const fd = await Promise.race([
+          socketFd,
+          new Promise<number>((resolve) =>
+            setTimeout(() => resolve(-1), SOCKET_WAIT_MS)
+          ),
+        ]);
+        if (fd < 0) {
+          send({
+            t: "boot-error",
+            message: "the listening socket did not arrive from the master",
+            bind: false,
+          });
+          return WORKER_BOOT_ERROR;
+        }
+        init.listenFd = fd;
+      }
+      worker = PoolWorker.start(init, {
+        kind: "process",
+        send,
+        handBack,
+        limiter: new MasterLimiter((source) => send({ t: "release", source })),
+        wrapSource: (source) =>
+          admittingSource(source, {
+            busyReply: protocol.busyReply,
+            ask: (from) => {
+              if (masterGone) return Promise.resolve(undefined);
+              const id = ++seq;
+              send({ t: "admit", seq: id, source: from });
+              return new Promise((resolve) => asks.set(id, resolve));
+            },
+          }),
+      });
+      if (!worker) return WORKER_BOOT_ERROR;
+      booted = true;
+      return undefined;
+    },
+    async update(wire) {
+      const generation = fromWire(wire);
+      shutdownMs = generation.config.limits.shutdown_timeout * 1000;
+      await worker?.update(generation, tag);
+    },
+    drain(timeoutMs) {
+      void stop(timeoutMs, "asked by the master").then(() =>
+        void channel.close()
+      );
+    },
+    admitted(id, refusal) {
+      asks.get(id)?.(refusal);
+      asks.delete(id);
+    },
+  };
   try {
     for await (
       const message of channel.messages((line) =>
@@ -148,78 +212,8 @@ export async function runPoolChild(): Promise<number> {
         })
       )
     ) {
-      switch (message.t) {
-        case "init": {
-          tag = message.tag;
-          const generation = fromWire(message.generation);
-          shutdownMs = generation.config.limits.shutdown_timeout * 1000;
-          const protocol = protocolFor(message.spec.listener.protocol);
-          const init: PoolInit = { ...message, generation };
-          if (message.socketOverIpc) {
-            const fd = await Promise.race([
-              socketFd,
-              new Promise<number>((resolve) =>
-                setTimeout(() => resolve(-1), SOCKET_WAIT_MS)
-              ),
-            ]);
-            if (fd < 0) {
-              send({
-                t: "boot-error",
-                message: "the listening socket did not arrive from the master",
-                bind: false,
-              });
-              return WORKER_BOOT_ERROR;
-            }
-            init.listenFd = fd;
-          }
-          worker = PoolWorker.start(init, {
-            kind: "process",
-            send,
-            handBack,
-            limiter: new MasterLimiter((source) =>
-              send({ t: "release", source })
-            ),
-            wrapSource: (source) =>
-              admittingSource(source, {
-                busyReply: protocol.busyReply,
-                ask: (from) => {
-                  if (masterGone) return Promise.resolve(undefined);
-                  const id = ++seq;
-                  send({ t: "admit", seq: id, source: from });
-                  return new Promise((resolve) => asks.set(id, resolve));
-                },
-              }),
-          });
-          if (!worker) return WORKER_BOOT_ERROR;
-          booted = true;
-          break;
-        }
-        case "update": {
-          const generation = fromWire(message.generation);
-          shutdownMs = generation.config.limits.shutdown_timeout * 1000;
-          await worker?.update(generation, tag);
-          break;
-        }
-        case "admitted":
-          asks.get(message.seq)?.(message.refusal ?? undefined);
-          asks.delete(message.seq);
-          break;
-        case "drain":
-          void stop(message.timeoutMs, "asked by the master").then(() =>
-            void channel.close()
-          );
-          break;
-        case "reopen":
-          reopenLogs();
-          break;
-        case "queued":
-          worker?.masterQueue(message.waiting);
-          break;
-        case "metrics":
-          setRemote(message.snapshot);
-          setRemoteStatus(message.status);
-          break;
-      }
+      const exitCode = await dispatchToWorker(message, side);
+      if (exitCode !== undefined) return exitCode;
     }
     // stdin closed: the master has exited or died. Serve what is in
     // flight, accept nothing more, and go.

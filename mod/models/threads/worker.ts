@@ -10,13 +10,15 @@
  *
  * @module
  */
-import { reopenLogs } from "../../log/log.ts";
-import { setRemote } from "../../metrics/aggregate.ts";
-import { setRemoteStatus } from "../../metrics/status.ts";
 import { metrics } from "../../metrics/registry.ts";
 import { SharedLimiter } from "../../net/limiter.ts";
 import type { FromWorker, PoolInit, ToWorker } from "../ipc/messages.ts";
-import { PoolWorker } from "../pool/worker.ts";
+import type { Generation } from "../contract.ts";
+import {
+  dispatchToWorker,
+  PoolWorker,
+  type WorkerSide,
+} from "../pool/worker.ts";
 
 // Typed view of the worker global: only what this module uses.
 const scope = self as unknown as {
@@ -46,42 +48,29 @@ function start(init: PoolInit): void {
   });
 }
 
-scope.onmessage = (event) => {
-  const message = event.data;
-  switch (message.t) {
-    case "init":
-      start(message);
-      break;
-    case "update":
-      void worker?.update(message.generation, tag);
-      break;
-    case "drain":
-      if (!worker) {
-        scope.postMessage({ t: "drained", forced: 0 });
-        break;
-      }
-      void worker.drain(message.timeoutMs).then((forced) =>
-        scope.postMessage({ t: "drained", forced, metrics: metrics.snapshot() })
-      );
-      break;
-    case "reopen":
-      reopenLogs();
-      break;
-    case "conn":
-      // Not adopted (no shared socket): the master's copy is the only one
-      // left; handing it back lets the master close or reroute it.
-      if (!worker?.adopt(message.fd)) {
-        scope.postMessage({ t: "handback", fd: message.fd });
-      }
-      break;
-    case "queued":
-      worker?.masterQueue(message.waiting);
-      break;
-    case "metrics":
-      setRemote(message.snapshot);
-      setRemoteStatus(message.status);
-      break;
-    case "admitted":
-      break;
-  }
+const side: WorkerSide<Generation> = {
+  get worker() {
+    return worker;
+  },
+  init(message) {
+    start(message);
+    return undefined;
+  },
+  update: (generation) => worker?.update(generation, tag),
+  drain(timeoutMs) {
+    if (!worker) {
+      scope.postMessage({ t: "drained", forced: 0 });
+      return;
+    }
+    void worker.drain(timeoutMs).then((forced) =>
+      scope.postMessage({ t: "drained", forced, metrics: metrics.snapshot() })
+    );
+  },
+  conn(fd) {
+    // Not adopted (no shared socket): the master's copy is the only one
+    // left; handing it back lets the master close or reroute it.
+    if (!worker?.adopt(fd)) scope.postMessage({ t: "handback", fd });
+  },
 };
+
+scope.onmessage = (event) => void dispatchToWorker(event.data, side);

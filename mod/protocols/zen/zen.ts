@@ -5,17 +5,10 @@
  *
  * @module
  */
-import {
-  type ConnectionContext,
-  type Handler,
-  type Outcome,
-  type Protocol,
-  type ProtocolEnv,
-  type Transport,
-  writeFailure,
-} from "../contract.ts";
+import type { Handler, Outcome, Protocol, ProtocolEnv } from "../contract.ts";
+import { serveSession, type Session } from "../read_loop.ts";
+import type { AphorismTable } from "./aphorisms.ts";
 import type { Config } from "../../config/settings.ts";
-import { deadlines } from "../../util/deadline.ts";
 import { ZenFramer } from "./framer.ts";
 import { doWork } from "./work.ts";
 
@@ -63,99 +56,71 @@ export function createZenHandler(env: ProtocolEnv<ZenSettings>): Handler {
   const { max_question, idle_timeout, work, work_ms } = env.settings;
   const table = env.aphorisms;
   const idleMs = idle_timeout * 1000;
+  const bufferSize = Math.min(64 * 1024, max_question + 1024);
+  return (transport, context) =>
+    serveSession(
+      transport,
+      context,
+      new ZenSession(max_question, table, work, work_ms),
+      { protocol: "zen", idleMs, bufferSize },
+    );
+}
 
-  return async function serveZen(
-    transport: Transport,
-    context: ConnectionContext,
-  ): Promise<void> {
-    const started = performance.now();
-    const framer = new ZenFramer(max_question);
-    const buffer = new Uint8Array(Math.min(64 * 1024, max_question + 1024));
-    let bytesIn = 0;
-    let bytesOut = 0;
-    let answered = 0;
-    let outcome: Outcome = "closed normally";
-    let waitingIdle = true;
-    let timedOut = false;
-    let drained = context.draining.aborted;
+/** One connection's questions: framed, answered in order, in one reply per read. */
+class ZenSession implements Session {
+  #framer: ZenFramer;
+  #table: AphorismTable;
+  #work: ZenSettings["work"];
+  #workMs: number;
+  closeWith: Outcome | undefined;
+  answered = 0;
 
-    const deadline = deadlines.create(() => {
-      timedOut = true;
-      transport.close();
-    });
-    const onDrain = () => {
-      drained = true;
-      // An idle connection closes now; a busy one after its answers.
-      if (waitingIdle) transport.close();
-    };
-    context.draining.addEventListener("abort", onDrain);
+  constructor(
+    maxQuestion: number,
+    table: AphorismTable,
+    work: ZenSettings["work"],
+    workMs: number,
+  ) {
+    this.#framer = new ZenFramer(maxQuestion);
+    this.#table = table;
+    this.#work = work;
+    this.#workMs = workMs;
+  }
 
-    try {
-      for (;;) {
-        waitingIdle = !framer.hasPartial;
-        if (drained && waitingIdle) {
-          outcome = "draining";
-          break;
-        }
-        deadline.arm(idleMs);
-        let n: number | null;
-        try {
-          n = await transport.read(buffer);
-        } catch {
-          n = null;
-        }
-        deadline.disarm();
-        if (n === null) {
-          outcome = timedOut
-            ? "idle timeout"
-            : drained && !framer.hasPartial
-            ? "draining"
-            : framer.hasPartial
-            ? "sent a partial question then closed"
-            : "closed normally";
-          break;
-        }
-        waitingIdle = false;
-        bytesIn += n;
-        const { questions, tooLong } = framer.push(buffer.subarray(0, n));
-        const answers: Uint8Array[] = [];
-        for (const question of questions) {
-          const pending = doWork(work, work_ms);
-          if (pending) await pending;
-          answers.push(table.get(question) ?? UNKNOWN);
-        }
-        answered += questions.length;
-        if (tooLong) answers.push(TOO_LONG);
-        if (answers.length > 0) {
-          const reply = concat(answers);
-          try {
-            await transport.write(reply);
-          } catch (error) {
-            outcome = writeFailure(error);
-            break;
-          }
-          bytesOut += reply.length;
-        }
-        if (tooLong) {
-          outcome = "question too long";
-          break;
-        }
-      }
-    } finally {
-      context.draining.removeEventListener("abort", onDrain);
-      deadline.dispose();
-      transport.close();
-      context.access({
-        protocol: "zen",
-        peer: context.info.peer,
-        bytesIn,
-        bytesOut,
-        durationMs: performance.now() - started,
-        outcome,
-        requests: answered,
-      });
+  get hasPartial(): boolean {
+    return this.#framer.hasPartial;
+  }
+
+  receive(bytes: Uint8Array): Uint8Array | Promise<Uint8Array> | undefined {
+    const { questions, tooLong } = this.#framer.push(bytes);
+    if (tooLong) this.closeWith = "question too long";
+    if (this.#work !== "none" && questions.length > 0) {
+      return this.#workThenAnswer(questions, tooLong);
     }
-  };
+    return this.#answer(questions, tooLong);
+  }
+
+  /** The simulated work (`zen.work`) runs once per question, before the answers. */
+  async #workThenAnswer(
+    questions: string[],
+    tooLong: boolean,
+  ): Promise<Uint8Array> {
+    for (let i = 0; i < questions.length; i++) {
+      const pending = doWork(this.#work, this.#workMs);
+      if (pending) await pending;
+    }
+    return this.#answer(questions, tooLong)!;
+  }
+
+  #answer(questions: string[], tooLong: boolean): Uint8Array | undefined {
+    const answers: Uint8Array[] = [];
+    for (const question of questions) {
+      answers.push(this.#table.get(question) ?? UNKNOWN);
+    }
+    this.answered += questions.length;
+    if (tooLong) answers.push(TOO_LONG);
+    return answers.length > 0 ? concat(answers) : undefined;
+  }
 }
 
 /** The Zen protocol for the registry. */
