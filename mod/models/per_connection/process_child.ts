@@ -8,15 +8,13 @@
  *
  * @module
  */
-import { writeAccess } from "../../log/access_log.ts";
-import { flushLogs, reopenLogs, setupLogging } from "../../log/log.ts";
+import { reopenLogs } from "../../log/log.ts";
 import type { ConnectionInfo, ProtocolName } from "../../protocols/contract.ts";
-import { protocolFor } from "../../protocols/registry.ts";
 import { ConnTransport, type Duplex } from "../../net/transport.ts";
-import { createHandler } from "../in_isolate/env.ts";
 import { FRAME, FrameReader } from "../ipc/frames.ts";
 import { fromWire, type WireGeneration } from "../ipc/messages.ts";
 import { PushedInput } from "./pushed_input.ts";
+import { serveRelayed } from "./serve_relayed.ts";
 
 /** The init frame's JSON. */
 export interface ConnInit {
@@ -116,27 +114,11 @@ export async function runConnChild(): Promise<number> {
   }
   const init = JSON.parse(decoder.decode(first.payload)) as ConnInit;
   const generation = fromWire(init.generation);
-  setupLogging(generation.config.log, { tag: init.tag });
   const draining = new AbortController();
-  const state = {
-    get draining() {
-      return draining.signal.aborted;
-    },
-  };
-  const handler = createHandler(protocolFor(init.protocol), generation, state);
   const transport = new ConnTransport(
     new FrameDuplex(frames, draining),
     generation.config.limits.send_timeout * 1000,
   );
-  try {
-    await handler(transport, {
-      info: init.info,
-      draining: draining.signal,
-      access: writeAccess,
-    });
-  } finally {
-    transport.close();
-    flushLogs();
-  }
+  await serveRelayed({ ...init, generation }, transport, draining);
   return 0;
 }

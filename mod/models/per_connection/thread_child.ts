@@ -9,11 +9,9 @@
  *
  * @module
  */
-import { writeAccess } from "../../log/access_log.ts";
-import { flushLogs, reopenLogs, setupLogging } from "../../log/log.ts";
+import { reopenLogs } from "../../log/log.ts";
 import type { Transport } from "../../protocols/contract.ts";
-import { protocolFor } from "../../protocols/registry.ts";
-import { createHandler } from "../in_isolate/env.ts";
+import { serveRelayed } from "./serve_relayed.ts";
 import { PushedInput } from "./pushed_input.ts";
 import type { FromConnWorker, ToConnWorker } from "./thread_messages.ts";
 
@@ -95,26 +93,9 @@ scope.onmessage = (event) => {
 async function serve(
   init: Extract<ToConnWorker, { t: "init" }>,
 ): Promise<void> {
-  setupLogging(init.generation.config.log, { tag: init.tag });
-  const state = {
-    get draining() {
-      return draining.signal.aborted;
-    },
-  };
-  const handler = createHandler(
-    protocolFor(init.protocol),
-    init.generation,
-    state,
-  );
   try {
-    await handler(transport, {
-      info: init.info,
-      draining: draining.signal,
-      access: writeAccess,
-    });
+    await serveRelayed(init, transport, draining);
   } finally {
-    transport.close();
-    flushLogs();
     post({ t: "done" });
   }
 }

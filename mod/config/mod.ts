@@ -1,0 +1,12 @@
+/**
+ * Configuration: every setting declared once (`settings.ts`) drives the
+ * TOML loader and validation (`load.ts`), the CLI flags and the help;
+ * addresses (`address.ts`).
+ *
+ * Bottom layer: imports nothing of koan's.
+ *
+ * @module
+ */
+export { type Config, SECTIONS } from "./settings.ts";
+export { buildConfig, ConfigError, loadConfig } from "./load.ts";
+export { formatAddress, parseAddress } from "./address.ts";

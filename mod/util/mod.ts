@@ -1,0 +1,14 @@
+/**
+ * Small things every layer may use: one timer wheel for every deadline
+ * (`deadline.ts`), how koan starts itself again (`self_command.ts`), the
+ * usage error (`usage.ts`), the version (`version.ts`), and error checks
+ * for catch blocks (`errors.ts`).
+ *
+ * Bottom layer: imports nothing of koan's outside `util/`.
+ *
+ * @module
+ */
+export { deadlines } from "./deadline.ts";
+export { selfCommand } from "./self_command.ts";
+export { UsageError } from "./usage.ts";
+export { VERSION } from "./version.ts";
