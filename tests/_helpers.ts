@@ -5,10 +5,16 @@
  * @module
  */
 import {
+  SpawnedDaemon,
   startKoan,
-  type SpawnedDaemon as TestDaemon,
   writeTempConfig,
 } from "../mod/bench/spawn_daemon.ts";
+import { nodeConn } from "../mod/net/node_source.ts";
+import net from "node:net";
+
+export { freePort } from "../mod/net/free_port.ts";
+/** A daemon started by a test: what it printed, its log lines, stopping it. */
+export { SpawnedDaemon as TestDaemon };
 
 const ROOT = new URL("../", import.meta.url);
 /** Absolute path of main.ts. */
@@ -18,10 +24,6 @@ export const ROOT_DIR = ROOT.pathname;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-export { freePort } from "../mod/net/free_port.ts";
-/** A daemon started by a test: what it printed, waiting for log lines, stopping. */
-export { SpawnedDaemon as TestDaemon } from "../mod/bench/spawn_daemon.ts";
 
 /** Options for {@linkcode startDaemon}. */
 export interface StartOptions {
@@ -49,7 +51,7 @@ export const RUN_FLAGS = ["run", "-A", "--quiet"];
 export async function startDaemon(
   args: string[] = [],
   options: StartOptions = {},
-): Promise<TestDaemon> {
+): Promise<SpawnedDaemon> {
   return await startKoan({
     run: RUN_FLAGS,
     command: options.command,
@@ -244,72 +246,24 @@ export async function eventually(
 /**
  * Connects from a chosen loopback address (`127.0.0.2`...) through
  * `node:net`, since `Deno.connect` cannot bind the local end. The result
- * implements only `read`, `write` and `close` — what {@linkcode send},
+ * is koan's own `node:net` adapter ({@linkcode nodeConn}): it implements
+ * only `read`, `write` and `close` (and `using`) — what {@linkcode send},
  * {@linkcode readUntil} and {@linkcode readAll} use.
  */
 export async function connectFrom(
   port: number,
   localAddress: string,
 ): Promise<Deno.Conn> {
-  const net = await import("node:net");
   const socket = net.connect({ host: "127.0.0.1", port, localAddress });
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
     socket.once("error", reject);
   });
-  const chunks: Uint8Array[] = [];
-  let ended = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    wake?.();
-    wake = undefined;
-  };
-  socket.on("data", (chunk: Uint8Array) => {
-    chunks.push(new Uint8Array(chunk));
-    notify();
-  });
-  socket.on("end", () => {
-    ended = true;
-    notify();
-  });
-  socket.on("close", () => {
-    ended = true;
-    notify();
-  });
-  socket.on("error", () => {
-    ended = true;
-    notify();
-  });
-  const conn = {
-    async read(buffer: Uint8Array): Promise<number | null> {
-      while (chunks.length === 0) {
-        if (ended) return null;
-        await new Promise<void>((resolve) => wake = resolve);
-      }
-      const head = chunks[0]!;
-      const n = Math.min(head.length, buffer.length);
-      buffer.set(head.subarray(0, n));
-      if (n === head.length) chunks.shift();
-      else chunks[0] = head.subarray(n);
-      return n;
-    },
-    write(bytes: Uint8Array): Promise<number> {
-      return new Promise((resolve, reject) =>
-        socket.write(
-          bytes,
-          (error?: Error | null) =>
-            error ? reject(error) : resolve(bytes.length),
-        )
-      );
-    },
-    close(): void {
-      socket.destroy();
-    },
-    [Symbol.dispose](): void {
-      socket.destroy();
-    },
-  };
-  return conn as unknown as Deno.Conn;
+  const conn = nodeConn(socket);
+  return {
+    ...conn,
+    [Symbol.dispose]: () => conn.close(),
+  } as unknown as Deno.Conn;
 }
 
 /** Sockets listening on `port` (all of a reusePort group), from /proc/net/tcp{,6}. */

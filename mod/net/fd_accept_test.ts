@@ -2,11 +2,7 @@ import assert from "node:assert/strict";
 import { FdAcceptSource } from "./fd_accept.ts";
 import { leaseSocket } from "./fd_shared.ts";
 import type { RawTcp } from "./fd_tcp.ts";
-
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return (listener.addr as Deno.NetAddr).port;
-}
+import { freePort } from "./free_port.ts";
 
 async function roundTrip(
   conn: Deno.Conn,

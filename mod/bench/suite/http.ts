@@ -17,12 +17,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  type BenchServer,
-  freePort,
-  spawnKoan,
-  spawnServer,
-} from "./_spawn.ts";
+import { freePort } from "../../net/free_port.ts";
+import { type BenchServer, spawnKoan, spawnServer } from "../spawn_daemon.ts";
 
 /** One measured configuration. */
 export interface Row {

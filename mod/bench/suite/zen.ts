@@ -7,7 +7,8 @@
  */
 import { runLoad } from "../load.ts";
 import { treeRss } from "../proc.ts";
-import { freePort, spawnKoan, spawnServer } from "./_spawn.ts";
+import { freePort } from "../../net/free_port.ts";
+import { spawnKoan, spawnServer } from "../spawn_daemon.ts";
 
 /** One row of the comparison. */
 export interface ZenRow {
