@@ -97,6 +97,45 @@ export type SpawnWorker = (
   onMessage: (message: FromWorker) => void,
 ) => SpawnedWorker;
 
+/**
+ * A timer handle from a {@linkcode PoolClock}: opaque, only the clock that
+ * made it reads it.
+ */
+export type TimerId = unknown;
+
+/** What the real timers return and take. */
+type RealTimer = ReturnType<typeof setTimeout>;
+
+/**
+ * Time as the pool sees it: the real clock and timers, unless a test
+ * drives a fake one (every delay the pool keeps goes through here).
+ */
+export interface PoolClock {
+  /** Monotonic milliseconds (`performance.now()`). */
+  now(): number;
+  /** Wall-clock milliseconds since the epoch (`Date.now()`). */
+  wall(): number;
+  /** Runs `fn` once after `ms`. */
+  setTimeout(fn: () => void, ms: number): TimerId;
+  /** Cancels a {@linkcode PoolClock.setTimeout}; `undefined` is ignored. */
+  clearTimeout(id: TimerId): void;
+  /** Runs `fn` every `ms`. */
+  setInterval(fn: () => void, ms: number): TimerId;
+  /** Cancels a {@linkcode PoolClock.setInterval}; `undefined` is ignored. */
+  clearInterval(id: TimerId): void;
+}
+
+/** The real clock: one object for every pool. */
+const REAL_CLOCK: PoolClock = {
+  now: () => performance.now(),
+  wall: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  // Handles come from the two functions above.
+  clearTimeout: (id) => clearTimeout(id as RealTimer | undefined),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (id) => clearInterval(id as RealTimer | undefined),
+};
+
 /** Options for {@linkcode Pool}. */
 export interface PoolOptions {
   /** For log lines: `listener[0] (threads)`. */
@@ -115,6 +154,8 @@ export interface PoolOptions {
   maxWorkers?: number;
   /** `listener` label of the pool's metrics (its address). @default {name} */
   label?: string;
+  /** Clock and timers; tests pass a fake one. @default {the real clock} */
+  clock?: PoolClock;
 }
 
 type State = "booting" | "ready" | "retiring";
@@ -136,7 +177,7 @@ interface Member {
   /** Connections forced closed by its drain. */
   forced?: number;
   /** Retire or kill deadline. */
-  timer?: ReturnType<typeof setTimeout>;
+  timer?: TimerId;
   bootError?: { message: string; bind: boolean };
   /** Wall-clock start, for the status page. */
   startedAtWall: number;
@@ -170,6 +211,7 @@ function describeExit(exit: WorkerExit): string {
 /** A supervised pool of workers serving one listener. */
 export class Pool {
   #options: PoolOptions;
+  #clock: PoolClock;
   #generation: Generation;
   #target: number;
   #members = new Map<number, Member>();
@@ -179,8 +221,8 @@ export class Pool {
   #restarts = 0;
   #draining = false;
   #fatal = false;
-  #respawns = new Set<ReturnType<typeof setTimeout>>();
-  #inspector: ReturnType<typeof setInterval> | undefined;
+  #respawns = new Set<TimerId>();
+  #inspector: TimerId;
   #starting:
     | { resolve: () => void; reject: (error: Error) => void }
     | undefined;
@@ -189,12 +231,13 @@ export class Pool {
   /** Counts of workers that are gone. */
   #retired: MetricsSnapshot = emptySnapshot();
   #removeProvider: (() => void) | undefined;
-  #pusher: ReturnType<typeof setInterval> | undefined;
+  #pusher: TimerId;
   #workersKey: string;
   #restartsKey: string;
 
   constructor(options: PoolOptions) {
     this.#options = options;
+    this.#clock = options.clock ?? REAL_CLOCK;
     this.#generation = options.generation;
     this.#target = Math.max(1, options.workers);
     const labels = { listener: options.label ?? options.name };
@@ -249,9 +292,12 @@ export class Pool {
     );
     this.#removeProvider = addSnapshotProvider(() => this.snapshot());
     startMetricsDump();
-    this.#pusher = setInterval(() => this.#pushMetrics(), METRICS_PUSH_MS);
+    this.#pusher = this.#clock.setInterval(
+      () => this.#pushMetrics(),
+      METRICS_PUSH_MS,
+    );
     for (let i = 0; i < this.#target; i++) this.#spawn();
-    this.#inspector = setInterval(
+    this.#inspector = this.#clock.setInterval(
       () => this.#inspect(),
       Math.min(250, this.#beatMs),
     );
@@ -276,7 +322,7 @@ export class Pool {
     const jitter = limit > 0
       ? Math.floor(Math.random() * (Math.floor(limit / 10) + 1))
       : 0;
-    const now = performance.now();
+    const now = this.#clock.now();
     const member = {
       id,
       tag,
@@ -287,7 +333,7 @@ export class Pool {
       connections: 0,
       served: 0,
       recycling: false,
-      startedAtWall: Date.now(),
+      startedAtWall: this.#clock.wall(),
       restarts,
       counted: false,
       ...(replaces === undefined ? {} : { replaces }),
@@ -331,7 +377,7 @@ export class Pool {
   #onMessage(member: Member, message: FromWorker): void {
     switch (message.t) {
       case "ready":
-        member.lastSeen = performance.now();
+        member.lastSeen = this.#clock.now();
         if (member.state !== "booting") return;
         member.state = "ready";
         member.counted = true;
@@ -347,7 +393,7 @@ export class Pool {
         }
         return;
       case "beat":
-        member.lastSeen = performance.now();
+        member.lastSeen = this.#clock.now();
         member.connections = message.connections;
         member.served = message.served;
         if (message.metrics) member.metrics = message.metrics;
@@ -410,15 +456,15 @@ export class Pool {
     });
     const timeoutMs = this.#limits.shutdown_timeout * 1000;
     member.worker.send({ t: "drain", timeoutMs });
-    clearTimeout(member.timer);
-    member.timer = setTimeout(
+    this.#clock.clearTimeout(member.timer);
+    member.timer = this.#clock.setTimeout(
       () => member.worker.kill(),
       timeoutMs + KILL_GRACE_MS,
     );
   }
 
   #onExit(member: Member, exit: WorkerExit): void {
-    clearTimeout(member.timer);
+    this.#clock.clearTimeout(member.timer);
     this.#members.delete(member.id);
     if (member.metrics) {
       this.#retired = mergeSnapshots([
@@ -438,7 +484,7 @@ export class Pool {
       return;
     }
     const atBoot = member.state === "booting";
-    this.#lastFailureAt = performance.now();
+    this.#lastFailureAt = this.#clock.now();
     if (atBoot) this.#bootFailures++;
     const threshold = Math.max(5, 2 * this.#target);
     if (atBoot && this.#bootFailures >= threshold && !this.#fatal) {
@@ -467,7 +513,7 @@ export class Pool {
         this.#members.has(member.replaces)
       ? member.replaces
       : undefined;
-    const timer = setTimeout(() => {
+    const timer = this.#clock.setTimeout(() => {
       this.#respawns.delete(timer);
       if (this.#draining || this.#fatal) return;
       if (replaces !== undefined || this.#activeCount() < this.#target) {
@@ -487,7 +533,7 @@ export class Pool {
       }${
         member.bootError ? `, ${member.bootError.message}` : ""
       }); giving up, exit code 3`;
-    for (const timer of this.#respawns) clearTimeout(timer);
+    for (const timer of this.#respawns) this.#clock.clearTimeout(timer);
     this.#respawns.clear();
     if (this.#starting) {
       this.#starting.reject(new CrashLoopError(reason));
@@ -499,7 +545,7 @@ export class Pool {
   }
 
   #inspect(): void {
-    const now = performance.now();
+    const now = this.#clock.now();
     const timeoutMs = this.#limits.worker_timeout * 1000;
     const bootMs = Math.max(MIN_BOOT_MS, timeoutMs);
     let booting = false;
@@ -541,7 +587,6 @@ export class Pool {
     }
   }
 
-  /** Adds or retires workers; never fewer than one. */
   /** Tells every worker to reopen its log file. */
   reopen(): void {
     for (const member of this.#members.values()) {
@@ -549,6 +594,7 @@ export class Pool {
     }
   }
 
+  /** Adds or retires workers; never fewer than one. */
   scale(delta: number): Promise<void> {
     if (this.#draining || this.#fatal || delta === 0) return Promise.resolve();
     const max = this.#options.maxWorkers ?? 1024;
@@ -589,15 +635,15 @@ export class Pool {
 
   async #stopAll(timeoutMs: number): Promise<number> {
     this.#draining = true;
-    clearInterval(this.#inspector);
-    clearInterval(this.#pusher);
-    for (const timer of this.#respawns) clearTimeout(timer);
+    this.#clock.clearInterval(this.#inspector);
+    this.#clock.clearInterval(this.#pusher);
+    for (const timer of this.#respawns) this.#clock.clearTimeout(timer);
     this.#respawns.clear();
     const members = [...this.#members.values()];
     const exits = members.map((member) => member.worker.exited);
     const killed = new Set<Member>();
     for (const member of members) {
-      clearTimeout(member.timer);
+      this.#clock.clearTimeout(member.timer);
       if (member.state === "booting" || timeoutMs === 0) {
         // Not serving anyone yet: nothing to drain.
         killed.add(member);
@@ -606,7 +652,7 @@ export class Pool {
       }
       member.state = "retiring";
       member.worker.send({ t: "drain", timeoutMs });
-      member.timer = setTimeout(() => {
+      member.timer = this.#clock.setTimeout(() => {
         killed.add(member);
         member.worker.kill();
       }, timeoutMs + KILL_GRACE_MS);
@@ -620,7 +666,7 @@ export class Pool {
     }
     let forced = 0;
     for (const member of members) {
-      clearTimeout(member.timer);
+      this.#clock.clearTimeout(member.timer);
       forced += member.forced ??
         (killed.has(member) && member.state !== "booting"
           ? member.connections
@@ -631,7 +677,7 @@ export class Pool {
 
   /** Live counters, per worker too. */
   stats(): ListenerStats {
-    const now = performance.now();
+    const now = this.#clock.now();
     const pool: WorkerStats[] = [];
     let connections = 0;
     for (const member of this.#members.values()) {
