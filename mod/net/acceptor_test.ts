@@ -1,0 +1,463 @@
+import assert from "node:assert/strict";
+import { configureSync, type LogRecord, resetSync } from "@logtape/logtape";
+import type {
+  AccessRecord,
+  ConnectionContext,
+  Handler,
+  Protocol,
+  Transport,
+} from "../protocols/contract.ts";
+import { Metrics } from "../metrics/registry.ts";
+import {
+  type AcceptedConn,
+  Acceptor,
+  type AcceptorOptions,
+  type AcceptSource,
+  FRESH_GRACE_MS,
+} from "./acceptor.ts";
+import { LocalLimiter } from "./limiter.ts";
+import { ConnTransport } from "./transport.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const BUSY = encoder.encode("busy\n");
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** Waits until `check()` holds, failing after `ms`. */
+async function until(check: () => boolean, ms = 2000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Condition not met in ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+/** A client connection: records what was written to it and whether it was closed. */
+class FakeConn implements AcceptedConn {
+  readonly local = "127.0.0.1:1060";
+  readonly peer: string;
+  written: string[] = [];
+  closed = false;
+
+  constructor(readonly source: string, port: number) {
+    this.peer = `${source}:${port}`;
+  }
+
+  read(): Promise<number | null> {
+    return Promise.resolve(null);
+  }
+
+  write(bytes: Uint8Array): Promise<number> {
+    this.written.push(decoder.decode(bytes));
+    return Promise.resolve(bytes.length);
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/**
+ * A listening socket whose backlog the test fills: `queue()` adds clients
+ * (or accept errors) that `accept()` hands out in order.
+ */
+class FakeSource implements AcceptSource {
+  /** Clients (or errors) not yet returned by `accept()`: the kernel's backlog. */
+  backlog: (AcceptedConn | Error)[] = [];
+  accepts = 0;
+  closed = false;
+  #waiting: {
+    resolve: (conn: AcceptedConn) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+
+  accept(): Promise<AcceptedConn> {
+    this.accepts++;
+    if (this.closed) {
+      return Promise.reject(new Deno.errors.BadResource("closed"));
+    }
+    const next = this.backlog.shift();
+    if (next instanceof Error) return Promise.reject(next);
+    if (next) return Promise.resolve(next);
+    return new Promise((resolve, reject) =>
+      this.#waiting.push({ resolve, reject })
+    );
+  }
+
+  queue(...items: (AcceptedConn | Error)[]): void {
+    for (const item of items) {
+      const waiter = this.#waiting.shift();
+      if (!waiter) this.backlog.push(item);
+      else if (item instanceof Error) waiter.reject(item);
+      else waiter.resolve(item);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const waiter of this.#waiting.splice(0)) {
+      waiter.reject(new Deno.errors.BadResource("closed"));
+    }
+  }
+}
+
+/** One connection a {@linkcode HeldHandler} is serving. */
+interface Served {
+  peer: string;
+  transport: Transport;
+  context: ConnectionContext;
+  /** Ends the handler. */
+  finish(): void;
+}
+
+/** A handler that serves until the test calls `finish()` (or, with `untilDraining`, until told to drain). */
+class HeldHandler {
+  served: Served[] = [];
+  untilDraining = false;
+
+  handler: Handler = (transport, context) =>
+    new Promise<void>((resolve) => {
+      this.served.push({
+        peer: context.info.peer,
+        transport,
+        context,
+        finish: resolve,
+      });
+      if (this.untilDraining) {
+        context.draining.addEventListener("abort", () => resolve(), {
+          once: true,
+        });
+      }
+    });
+
+  get peers(): string[] {
+    return this.served.map((s) => s.peer);
+  }
+}
+
+const protocol: Protocol = {
+  name: "zen",
+  busyReply: BUSY,
+  settings: () => ({}),
+  create: () => () => Promise.resolve(),
+};
+
+function acceptor(
+  source: AcceptSource,
+  handler: Handler,
+  options: Partial<AcceptorOptions> = {},
+): { acceptor: Acceptor; metrics: Metrics; access: AccessRecord[] } {
+  const metrics = new Metrics();
+  const access: AccessRecord[] = [];
+  return {
+    acceptor: new Acceptor(source, {
+      protocol,
+      handler: () => handler,
+      limiter: new LocalLimiter({ maxConnections: 100, maxPerSource: 0 }),
+      concurrency: 0,
+      sendTimeoutMs: () => 30_000,
+      access: (record) => access.push(record),
+      metrics,
+      ...options,
+    }),
+    metrics,
+    access,
+  };
+}
+
+/** Routes `koan.net` log records to `lines` (as "level message") until disposed. */
+function captureNetLog(lines: string[]): Disposable {
+  configureSync({
+    sinks: {
+      test: (record: LogRecord) =>
+        lines.push(`${record.level} ${record.message.join("")}`),
+    },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
+      { category: ["koan", "net"], sinks: ["test"], lowestLevel: "debug" },
+    ],
+  });
+  return { [Symbol.dispose]: () => resetSync() };
+}
+
+/** Makes `performance.now()` read `clock.now` until disposed. */
+function stubClock(clock: { now: number }): Disposable {
+  Object.defineProperty(performance, "now", {
+    value: () => clock.now,
+    configurable: true,
+    writable: true,
+  });
+  return {
+    [Symbol.dispose]: () => {
+      delete (performance as { now?: unknown }).now;
+    },
+  };
+}
+
+Deno.test("Acceptor leaves connections un-accepted while every concurrency slot is busy", async () => {
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const { acceptor: a } = acceptor(source, held.handler, { concurrency: 2 });
+  source.queue(
+    new FakeConn("10.0.0.1", 1),
+    new FakeConn("10.0.0.2", 2),
+    new FakeConn("10.0.0.3", 3),
+  );
+  const run = a.run();
+  await tick();
+  assert.deepEqual(held.peers, ["10.0.0.1:1", "10.0.0.2:2"]);
+  assert.equal(source.accepts, 2);
+  assert.equal(source.backlog.length, 1);
+  assert.equal(a.connections, 2);
+
+  held.served[0]!.finish();
+  await tick();
+  assert.deepEqual(held.peers, ["10.0.0.1:1", "10.0.0.2:2", "10.0.0.3:3"]);
+  assert.equal(source.backlog.length, 0);
+  assert.equal(a.connections, 2);
+
+  for (const served of held.served) served.finish();
+  a.stop();
+  await run;
+  assert.equal(a.connections, 0);
+});
+
+Deno.test("Acceptor with concurrency 1 serves each connection to its end before accepting the next", async () => {
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const { acceptor: a } = acceptor(source, held.handler, { concurrency: 1 });
+  source.queue(new FakeConn("10.0.0.1", 1), new FakeConn("10.0.0.2", 2));
+  const run = a.run();
+  await tick();
+  assert.deepEqual(held.peers, ["10.0.0.1:1"]);
+  assert.equal(source.accepts, 1);
+  held.served[0]!.finish();
+  await tick();
+  assert.deepEqual(held.peers, ["10.0.0.1:1", "10.0.0.2:2"]);
+  assert.equal(source.accepts, 2);
+  held.served[1]!.finish();
+  a.stop();
+  await run;
+});
+
+Deno.test("Acceptor refuses past max_connections with the busy reply, closes and counts it", async () => {
+  const lines: string[] = [];
+  using _log = captureNetLog(lines);
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const limiter = new LocalLimiter({ maxConnections: 1, maxPerSource: 0 });
+  const refusals: string[] = [];
+  const { acceptor: a, metrics } = acceptor(source, held.handler, {
+    limiter,
+    label: "zen-main",
+    onRefused: (reason) => refusals.push(reason),
+  });
+  const first = new FakeConn("10.0.0.1", 1);
+  const second = new FakeConn("10.0.0.2", 2);
+  source.queue(first, second);
+  const run = a.run();
+  await tick();
+
+  assert.deepEqual(held.peers, ["10.0.0.1:1"]);
+  assert.deepEqual(second.written, ["busy\n"]);
+  assert.equal(second.closed, true);
+  assert.deepEqual(first.written, []);
+  assert.equal(first.closed, false);
+  assert.deepEqual(refusals, ["max_connections"]);
+  assert.deepEqual(metrics.snapshot().counters, {
+    'koan_connections_total{listener="zen-main",protocol="zen"}': 1,
+    'koan_connections_refused_total{listener="zen-main",reason="max_connections"}':
+      1,
+  });
+  assert.deepEqual(lines, ["warning refused 10.0.0.2:2: max_connections"]);
+
+  // The slot frees when the first connection ends: the next client is served.
+  held.served[0]!.finish();
+  await tick();
+  assert.equal(first.closed, true);
+  assert.equal(limiter.open, 0);
+  source.queue(new FakeConn("10.0.0.3", 3));
+  await tick();
+  assert.deepEqual(held.peers, ["10.0.0.1:1", "10.0.0.3:3"]);
+  held.served[1]!.finish();
+  a.stop();
+  await run;
+});
+
+Deno.test("Acceptor refuses a source past max_per_source and admits others", async () => {
+  using _log = captureNetLog([]);
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const limiter = new LocalLimiter({ maxConnections: 10, maxPerSource: 1 });
+  const { acceptor: a, metrics } = acceptor(source, held.handler, { limiter });
+  const again = new FakeConn("10.0.0.1", 2);
+  source.queue(
+    new FakeConn("10.0.0.1", 1),
+    again,
+    new FakeConn("10.0.0.2", 3),
+  );
+  const run = a.run();
+  await tick();
+  assert.deepEqual(held.peers, ["10.0.0.1:1", "10.0.0.2:3"]);
+  assert.deepEqual(again.written, ["busy\n"]);
+  assert.equal(again.closed, true);
+  assert.equal(
+    metrics.snapshot().counters[
+      'koan_connections_refused_total{listener="zen",reason="max_per_source"}'
+    ],
+    1,
+  );
+  assert.equal(limiter.open, 2);
+
+  // Once its connection ends, the source may connect again.
+  held.served[0]!.finish();
+  await tick();
+  source.queue(new FakeConn("10.0.0.1", 4));
+  await tick();
+  assert.deepEqual(held.peers, ["10.0.0.1:1", "10.0.0.2:3", "10.0.0.1:4"]);
+  for (const served of held.served) served.finish();
+  a.stop();
+  await run;
+});
+
+Deno.test("Acceptor backs off on accept errors, logging once per episode, and recovers", async () => {
+  const lines: string[] = [];
+  using _log = captureNetLog(lines);
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const { acceptor: a } = acceptor(source, held.handler);
+  const emfile = () => new Error("Too many open files (os error 24)");
+  source.queue(emfile(), emfile(), new FakeConn("10.0.0.1", 1));
+  const run = a.run();
+  await until(() => held.served.length === 1);
+  assert.deepEqual(lines, [
+    "warning accept failed: Too many open files (os error 24); retrying with backoff up to 1 s",
+    "info accept recovered after 2 failed tries",
+  ]);
+
+  // A later episode is reported again, with its own count.
+  source.queue(emfile(), new FakeConn("10.0.0.2", 2));
+  await until(() => held.served.length === 2);
+  assert.deepEqual(lines.slice(2), [
+    "warning accept failed: Too many open files (os error 24); retrying with backoff up to 1 s",
+    "info accept recovered after 1 failed tries",
+  ]);
+  assert.equal(source.accepts, 6);
+  for (const served of held.served) served.finish();
+  a.stop();
+  await run;
+});
+
+Deno.test("Acceptor.drain() aborts every connection's draining signal and resolves when they end", async () => {
+  const clock = { now: 0 };
+  using _clock = stubClock(clock);
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  held.untilDraining = true;
+  const limiter = new LocalLimiter({ maxConnections: 10, maxPerSource: 0 });
+  const { acceptor: a, metrics } = acceptor(source, held.handler, { limiter });
+  const conns = [new FakeConn("10.0.0.1", 1), new FakeConn("10.0.0.2", 2)];
+  source.queue(...conns);
+  const run = a.run();
+  await tick();
+  assert.deepEqual(held.served.map((s) => s.context.draining.aborted), [
+    false,
+    false,
+  ]);
+
+  clock.now = FRESH_GRACE_MS; // both connections are old enough to drain
+  const drained = a.drain(5000);
+  // This timer runs before any the drain could set to abort them later.
+  await tick();
+  assert.deepEqual(held.served.map((s) => s.context.draining.aborted), [
+    true,
+    true,
+  ]);
+  assert.equal(await drained, 0);
+  await run;
+  assert.deepEqual(held.served.map((s) => s.context.draining.aborted), [
+    true,
+    true,
+  ]);
+  assert.equal(source.closed, true);
+  assert.deepEqual(conns.map((c) => c.closed), [true, true]);
+  assert.equal(a.connections, 0);
+  assert.equal(limiter.open, 0);
+  assert.equal(
+    metrics.snapshot()
+      .gauges['koan_connections_open{listener="zen",protocol="zen"}'],
+    0,
+  );
+});
+
+Deno.test("Acceptor.drain() spares a just-accepted connection the draining signal and forces it at the deadline", async () => {
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  held.untilDraining = true;
+  const { acceptor: a } = acceptor(source, held.handler);
+  const conn = new FakeConn("10.0.0.1", 1);
+  source.queue(conn);
+  const run = a.run();
+  await tick();
+  assert.equal(await a.drain(20), 1);
+  await run;
+  // Connected well under FRESH_GRACE_MS ago: it may not have sent its
+  // request yet, so it was not told to drain; the deadline closed it.
+  assert.equal(held.served[0]!.context.draining.aborted, false);
+  const transport = held.served[0]!.transport;
+  assert.ok(transport instanceof ConnTransport);
+  assert.equal(transport.closed, true);
+  assert.equal(conn.closed, true);
+  held.served[0]!.finish();
+  await tick();
+  assert.equal(a.connections, 0);
+});
+
+Deno.test("Acceptor counts access records per status, or per outcome when they have none", async () => {
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const { acceptor: a, metrics, access } = acceptor(source, held.handler);
+  source.queue(new FakeConn("10.0.0.1", 1));
+  const run = a.run();
+  await tick();
+  const record = (fields: Partial<AccessRecord>): AccessRecord => ({
+    protocol: "zen",
+    peer: "10.0.0.1:1",
+    bytesIn: 10,
+    bytesOut: 100,
+    durationMs: 2,
+    outcome: "closed normally",
+    ...fields,
+  });
+  const records = [
+    record({ status: 200 }),
+    record({ status: 200 }),
+    record({ status: 404, outcome: "error" }),
+    record({ requests: 3 }),
+    record({ outcome: "idle timeout" }),
+  ];
+  for (const r of records) held.served[0]!.context.access(r);
+  held.served[0]!.finish();
+  a.stop();
+  await run;
+
+  assert.deepEqual(access, records);
+  const snapshot = metrics.snapshot();
+  assert.deepEqual(snapshot.counters, {
+    'koan_connections_total{listener="zen",protocol="zen"}': 1,
+    'koan_requests_total{protocol="zen",status="200"}': 2,
+    'koan_requests_total{protocol="zen",status="404"}': 1,
+    'koan_requests_total{protocol="zen",status="answered"}': 3,
+    'koan_connections_closed_total{outcome="closed normally",protocol="zen"}':
+      1,
+    'koan_connections_closed_total{outcome="idle timeout",protocol="zen"}': 1,
+    'koan_received_bytes_total{protocol="zen"}': 50,
+    'koan_sent_bytes_total{protocol="zen"}': 500,
+  });
+  const duration = snapshot.histograms[
+    'koan_request_duration_seconds{protocol="zen"}'
+  ];
+  assert.equal(duration?.count, 5);
+  assert.equal(duration?.sum, 0.01);
+});
