@@ -231,11 +231,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       errors++;
       if (errorSamples.length < 5) errorSamples.push((error as Error).message);
     } finally {
-      try {
-        conn.close();
-      } catch {
-        // Closed by the server already.
-      }
+      // Only this closes it, and close() does not throw for a connection
+      // the server closed or reset (checked on Deno 2.9.6).
+      conn.close();
     }
   }
 

@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { clientAddress } from "../config/address.ts";
 import { BUILT_IN_APHORISMS } from "../protocols/zen/aphorisms.ts";
+import { ignoring } from "../util/errors.ts";
 import { UsageError } from "../util/usage.ts";
 
 const ANSWER_TIMEOUT_MS = 30_000;
@@ -119,11 +120,9 @@ export async function runClient(args: string[]): Promise<number> {
     console.error(`koan client: ${(error as Error).message}`);
     failed = true;
   } finally {
-    try {
-      conn.close();
-    } catch {
-      // Already closed by the answer timeout.
-    }
+    // Closed already by the answer timeout: a second close() throws
+    // BadResource.
+    ignoring(Deno.errors.BadResource, () => conn.close());
   }
   return failed ? 1 : 0;
 }

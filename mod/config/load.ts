@@ -290,6 +290,14 @@ export interface LoadOptions {
 /** The system-wide config file, used when present and nothing else is named. */
 export const SYSTEM_CONFIG = "/etc/koan/koan.toml";
 
+/** What `Deno.stat(SYSTEM_CONFIG)` throws when there is no file to use. */
+const NO_SYSTEM_CONFIG = [
+  Deno.errors.NotFound,
+  Deno.errors.NotADirectory,
+  Deno.errors.PermissionDenied,
+  Deno.errors.NotCapable,
+];
+
 /**
  * Finds and reads the config file (`--config`, then `$KOAN_CONFIG`, then
  * `/etc/koan/koan.toml` if present) and builds the effective config.
@@ -305,7 +313,11 @@ export async function loadConfig(
     try {
       await Deno.stat(SYSTEM_CONFIG);
       path = SYSTEM_CONFIG;
-    } catch {
+    } catch (error) {
+      // Absent (NotFound, NotADirectory), or out of reach of this process
+      // (PermissionDenied; NotCapable without --allow-read for it): then
+      // there is no system config to use. Anything else is a real failure.
+      if (!NO_SYSTEM_CONFIG.some((kind) => error instanceof kind)) throw error;
       path = undefined;
     }
   }

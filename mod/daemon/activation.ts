@@ -126,7 +126,10 @@ export async function adoptListenFds(
 function sameAddress(a: string, b: string): boolean {
   try {
     return formatAddress(parseAddress(a)) === formatAddress(parseAddress(b));
-  } catch {
+  } catch (error) {
+    // parseAddress() throws RangeError for text that is not an address:
+    // then the two are not the same address.
+    if (!(error instanceof RangeError)) throw error;
     return false;
   }
 }

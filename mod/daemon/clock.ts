@@ -19,8 +19,23 @@
  *
  * @module
  */
+import { log } from "../log/log.ts";
+import { isOneOf } from "../util/errors.ts";
 
 const CLOCK_MONOTONIC = 1;
+
+/**
+ * What `Deno.statSync` throws for a C library that is not at a path, or
+ * that this process may not look at.
+ */
+const NO_FILE = [
+  Deno.errors.NotFound,
+  Deno.errors.NotADirectory,
+  Deno.errors.PermissionDenied,
+  Deno.errors.NotCapable,
+];
+/** What reading and parsing `/proc/uptime` throws when it gives no value. */
+const NO_UPTIME = [...NO_FILE, SyntaxError];
 
 /** Where the C library usually is on 64-bit Linux distributions. */
 export const LIBC_PATHS = [
@@ -50,8 +65,18 @@ function loadClockGettime(): ClockGettime | null {
         clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
       });
       return (clock, timespec) => lib.symbols.clock_gettime(clock, timespec);
-    } catch {
-      // Not here, or not loadable: try the next path.
+    } catch (error) {
+      // Not here (NO_FILE from statSync), or not loadable: Deno.dlopen
+      // throws a plain Error ("Could not open library: ...", checked on
+      // Deno 2.9.6). Either way try the next path; anything else is logged
+      // too, as the clock must not break a reload.
+      const plain = (error as Error)?.constructor === Error;
+      if (!plain && !isOneOf(error, NO_FILE)) {
+        log("daemon").debug("cannot load clock_gettime from {path}: {error}", {
+          path,
+          error: (error as Error)?.message ?? String(error),
+        });
+      }
     }
   }
   return null;
@@ -86,7 +111,10 @@ function procReadable(): boolean {
     return names.every((name) =>
       Deno.permissions.querySync({ name }).state === "granted"
     );
-  } catch {
+  } catch (error) {
+    // querySync() throws TypeError for a permission name this Deno does not
+    // know (checked on Deno 2.9.6): then /proc is not known to be readable.
+    if (!(error instanceof TypeError)) throw error;
     return false;
   }
 }
@@ -113,7 +141,15 @@ export function monotonicMicros(): bigint | undefined {
   if (!procReadable()) return undefined;
   try {
     return uptimeMicros(Deno.readTextFileSync("/proc/uptime"));
-  } catch {
+  } catch (error) {
+    // No /proc (NO_FILE), or not the format expected (SyntaxError from
+    // uptimeMicros): no value. Anything else is logged, not thrown: the
+    // clock must not break a reload.
+    if (!isOneOf(error, NO_UPTIME)) {
+      log("daemon").debug("cannot read /proc/uptime: {error}", {
+        error: (error as Error)?.message ?? String(error),
+      });
+    }
     return undefined;
   }
 }

@@ -32,7 +32,10 @@ function peerOfStdin(): string {
 function stderrIsSocket(): boolean {
   try {
     return fstatSync(2).isSocket();
-  } catch {
+  } catch (error) {
+    // No fd 2 at all: node:fs throws an Error with code "EBADF" (checked on
+    // Deno 2.9.6, which also reopens a closed fd 2 on /dev/null at start).
+    if ((error as { code?: unknown })?.code !== "EBADF") throw error;
     return false;
   }
 }

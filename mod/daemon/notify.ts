@@ -114,8 +114,12 @@ export class Notifier {
   close(): void {
     try {
       this.#socket?.close();
-    } catch {
-      // Closed already.
+    } catch (error) {
+      // Nothing is expected: only this closes the socket, and it forgets it
+      // (a second close() would throw BadResource). Stopping goes on.
+      logger.debug("closing the notify socket failed: {error}", {
+        error: (error as Error)?.message ?? String(error),
+      });
     }
     this.#socket = undefined;
   }

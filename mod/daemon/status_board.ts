@@ -41,8 +41,11 @@ function sum(snapshot: MetricsSnapshot, prefix: string): number {
 function address(text: string): string {
   try {
     return formatAddress(parseAddress(text));
-  } catch {
-    return text; // an inherited socket's description
+  } catch (error) {
+    // parseAddress() throws RangeError for what is not host:port, such as
+    // an inherited socket's description: show that as it is.
+    if (!(error instanceof RangeError)) throw error;
+    return text;
   }
 }
 

@@ -77,8 +77,11 @@ class LineSink {
         written += out.writeSync(bytes.subarray(written));
       }
     } catch {
-      // A closed stderr (inetd peer gone, journald restarted) must not take
-      // the daemon down with it; the line is lost, the service is not.
+      // Any error here means the destination cannot take the lines: a
+      // closed stderr (BrokenPipe once the inetd peer or journald is gone,
+      // BadResource once closed; checked on Deno 2.9.6), a full disk. The
+      // line is lost, the service is not; and logging has nowhere else to
+      // report its own failure.
     }
   }
 

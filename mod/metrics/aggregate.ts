@@ -129,18 +129,31 @@ export function startMetricsDump(): void {
   let path: string | undefined;
   try {
     path = Deno.env.get(METRICS_DUMP_ENV);
-  } catch {
+  } catch (error) {
+    // No --allow-env for it: NotCapable (PermissionDenied before Deno 2).
+    if (
+      !(error instanceof Deno.errors.NotCapable ||
+        error instanceof Deno.errors.PermissionDenied)
+    ) throw error;
     return;
   }
   if (!path) return;
   dumping = true;
   const target = path;
   const timer = setInterval(() => {
+    // Outside the try: a bug in aggregating is not a file that cannot be written.
+    const text = JSON.stringify(aggregate());
     try {
-      Deno.writeTextFileSync(`${target}.tmp`, JSON.stringify(aggregate()));
+      Deno.writeTextFileSync(`${target}.tmp`, text);
       Deno.renameSync(`${target}.tmp`, target);
-    } catch {
-      // Not allowed, or the directory went away: a test hook stays quiet.
+    } catch (error) {
+      // Not allowed (NotCapable, PermissionDenied), or the directory went
+      // away (NotFound): a test hook stays quiet. Anything else is thrown.
+      if (
+        !(error instanceof Deno.errors.NotCapable ||
+          error instanceof Deno.errors.PermissionDenied ||
+          error instanceof Deno.errors.NotFound)
+      ) throw error;
     }
   }, DUMP_MS);
   Deno.unrefTimer(timer);

@@ -10,7 +10,12 @@
  *
  * @module
  */
-import type { AccessRecord, Handler, Protocol } from "../protocols/contract.ts";
+import {
+  type AccessRecord,
+  type Handler,
+  isConnectionError,
+  type Protocol,
+} from "../protocols/contract.ts";
 import { log } from "../log/log.ts";
 import type { Limiter } from "./limiter.ts";
 import { ConnTransport, type Duplex } from "./transport.ts";
@@ -73,8 +78,15 @@ export function denoSource(
       const conn = await listener.accept();
       try {
         conn.setNoDelay(true);
-      } catch {
-        // Reset before we got to it; the first read will say so.
+      } catch (error) {
+        // Nothing is expected: on Linux setNoDelay() succeeds even once the
+        // peer has reset the connection (checked on Deno 2.9.6), and only a
+        // closed conn (BadResource) refuses. Serve it anyway: the first read
+        // says whether it is still there; a throw here would lose it.
+        log("net").debug("TCP_NODELAY not set for {peer}: {error}", {
+          peer: formatNetAddr(conn.remoteAddr),
+          error: (error as Error)?.message ?? String(error),
+        });
       }
       return {
         peer: formatNetAddr(conn.remoteAddr),
@@ -133,13 +145,29 @@ export function refuseConnection(
   log("net").warn("refused {peer}: {reason}", { peer: conn.peer, reason });
   const timer = setTimeout(() => conn.close(), REFUSAL_WRITE_MS);
   (reply.length ? conn.write(reply) : Promise.resolve(0))
-    .catch(() => 0)
+    .catch((error) => {
+      // The client left, or the timer closed it first: it is refused anyway.
+      if (!isConnectionError(error)) {
+        log("net").debug("busy reply to {peer} failed: {error}", {
+          peer: conn.peer,
+          error: (error as Error)?.message ?? String(error),
+        });
+      }
+    })
     .finally(() => {
       clearTimeout(timer);
       try {
         conn.close();
-      } catch {
-        // Closed by the timer already.
+      } catch (error) {
+        // Closed by the timer already: a Deno.Conn closed twice throws
+        // BadResource (a node:net one does not throw). Anything else is
+        // logged: a throw here would be an unhandled rejection.
+        if (!(error instanceof Deno.errors.BadResource)) {
+          log("net").debug("closing refused {peer} failed: {error}", {
+            peer: conn.peer,
+            error: (error as Error)?.message ?? String(error),
+          });
+        }
       }
     });
 }

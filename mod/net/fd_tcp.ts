@@ -69,7 +69,10 @@ export function rawTcp(): RawTcpConstructor | undefined {
         constructor = TCP;
       }
     } catch {
-      // No such binding in this runtime.
+      // A feature probe: any error here means this runtime has no usable
+      // tcp_wrap binding, which is the question asked (Deno 2.9.6 throws a
+      // plain Error "No such module"; a runtime without process.binding, a
+      // TypeError).
     }
   }
   return constructor ?? undefined;
@@ -77,12 +80,13 @@ export function rawTcp(): RawTcpConstructor | undefined {
 
 /** The Deno error a negative uv status code stands for, with its name. */
 export function uvError(status: number, what: string): Error {
-  let name = `error ${status}`;
-  try {
-    name = getSystemErrorName(status);
-  } catch {
-    // Not a known errno.
-  }
+  // getSystemErrorName() throws RangeError (ERR_OUT_OF_RANGE) for anything
+  // but a negative integer and returns undefined for an unknown errno
+  // (checked on Deno 2.9.6), so ask only for what it can answer.
+  const known = Number.isInteger(status) && status < 0
+    ? getSystemErrorName(status) as string | undefined
+    : undefined;
+  const name = known ?? `error ${status}`;
   const message = `${what}: ${name} (os error ${-status})`;
   switch (name) {
     case "EADDRINUSE":

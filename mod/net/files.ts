@@ -43,8 +43,13 @@ class DenoFileReader implements FileReader {
     this.#closed = true;
     try {
       this.#file.close();
-    } catch {
-      // Already closed.
+    } catch (error) {
+      // Only this reader holds the file, so a second close() (BadResource)
+      // cannot happen; called from the sender's cleanup, close() must not
+      // throw either: say what went wrong instead.
+      logger.debug("closing a served file failed: {error}", {
+        error: (error as Error)?.message ?? String(error),
+      });
     }
   }
 }

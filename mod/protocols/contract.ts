@@ -13,6 +13,7 @@ import type { Config } from "../config/settings.ts";
 import type { AccessRecord } from "../log/access_log.ts";
 import type { AphorismTable } from "./zen/aphorisms.ts";
 import type { FileSource } from "./http/file_source.ts";
+import { isOneOf } from "../util/errors.ts";
 
 /** The protocols koan speaks. */
 export type ProtocolName = "zen" | "http" | "echo";
@@ -22,12 +23,17 @@ export type ProtocolName = "zen" | "http" | "echo";
  * stdin/stdout under inetd are all adapted to this shape by the net layer.
  */
 export interface Transport {
-  /** Reads into `buffer`; resolves to the byte count, or `null` at end of stream. Rejects once closed. */
+  /**
+   * Reads into `buffer`; resolves to the byte count, or `null` at end of
+   * stream. Rejects once closed, or when the connection fails, with an
+   * error that passes {@linkcode isConnectionError}.
+   */
   read(buffer: Uint8Array): Promise<number | null>;
   /**
    * Writes every byte of `bytes` (the net layer loops over short writes and
    * enforces `send_timeout`). Rejects when the peer is gone; the error's
    * `name` is `"SendTimeoutError"` when the peer stopped reading too long.
+   * Either way the error passes {@linkcode isConnectionError}.
    */
   write(bytes: Uint8Array): Promise<void>;
   /** Closes both directions; a pending `read` rejects or resolves `null`. Idempotent. */
@@ -73,6 +79,45 @@ export function writeFailure(error: unknown): Outcome {
   return (error as Error)?.name === "SendTimeoutError"
     ? "send timeout"
     : "closed before the answer was sent";
+}
+
+/** The classes JavaScript itself throws for a mistake in the code. */
+const MISTAKES = [TypeError, RangeError, ReferenceError, SyntaxError];
+/** An errno name, as Deno and `node:net` put in an OS error's `code`. */
+const ERRNO = /^E[A-Z0-9]+$/;
+
+/**
+ * Whether `error`, as a {@linkcode Transport}'s `read` or `write` rejected,
+ * means the connection is over (the peer reset or closed it, it was closed
+ * here, the send timeout fired) rather than a bug. Transports reject with
+ * I/O errors: Deno's (`BrokenPipe`, `ConnectionReset`, `BadResource`,
+ * `Interrupted`, ...), `node:net`'s (`code` `"ECONNRESET"`, `"EPIPE"`,
+ * `"ERR_STREAM_DESTROYED"`), a plain `Error` from a relay, or
+ * `SendTimeoutError`. They never use the classes JavaScript throws for a
+ * mistake (`TypeError`, `RangeError`, `ReferenceError`, `SyntaxError`), so
+ * those are bugs, except with an errno `code`: Deno reports `EINVAL` as a
+ * `TypeError` (checked on Deno 2.9.6). A rejection that is not an `Error`
+ * at all is a bug too.
+ *
+ * Only the error path pays for the check: a `catch` on a hot path may call
+ * it without slowing the reads and writes that succeed.
+ *
+ * @example Usage
+ * ```ts
+ * import { isConnectionError } from "./contract.ts";
+ *
+ * const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+ * if (!isConnectionError(reset)) throw new Error("a reset is the connection's end");
+ * if (isConnectionError(new TypeError("x is not a function"))) {
+ *   throw new Error("a TypeError without an errno is a bug");
+ * }
+ * ```
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && ERRNO.test(code)) return true;
+  return !isOneOf(error, MISTAKES);
 }
 
 /** Serves one connection to its end. Must never reject: failures end as a closed transport and a log line. */

@@ -10,6 +10,7 @@
  */
 import {
   type ConnectionContext,
+  isConnectionError,
   type Outcome,
   type Transport,
   writeFailure,
@@ -43,7 +44,11 @@ export interface ReadLoopOptions {
   bufferSize: number;
 }
 
-/** Serves one connection with `session` to its end; never rejects. */
+/**
+ * Serves one connection with `session` to its end. Rejects only for a bug
+ * (a transport error that {@linkcode isConnectionError} does not know),
+ * after recording the connection with the outcome `"error"`.
+ */
 export async function serveSession(
   transport: Transport,
   context: ConnectionContext,
@@ -81,9 +86,13 @@ export async function serveSession(
       let n: number | null;
       try {
         n = await transport.read(buffer);
-      } catch (_error) {
-        // Transport.read rejects only once the transport is closed (by the
-        // deadline, a drain or the peer): any error is the end of stream.
+      } catch (error) {
+        // Closed (by the deadline, a drain or the peer) or reset: the end
+        // of the stream. Anything else is a bug, for the acceptor's log.
+        if (!isConnectionError(error)) {
+          outcome = "error";
+          throw error;
+        }
         n = null;
       }
       deadline.disarm();
@@ -105,6 +114,10 @@ export async function serveSession(
         try {
           await transport.write(reply);
         } catch (error) {
+          if (!isConnectionError(error)) {
+            outcome = "error";
+            throw error;
+          }
           outcome = writeFailure(error);
           break;
         }

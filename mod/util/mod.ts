@@ -9,6 +9,13 @@
  * @module
  */
 export { deadlines } from "./deadline.ts";
+export {
+  type ErrorClass,
+  type ErrorKinds,
+  ignoring,
+  ignoringAsync,
+  isOneOf,
+} from "./errors.ts";
 export { selfCommand } from "./self_command.ts";
 export { UsageError } from "./usage.ts";
 export { VERSION } from "./version.ts";

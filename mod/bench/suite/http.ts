@@ -18,6 +18,7 @@
  */
 import { parseArgs } from "node:util";
 import { freePort } from "../../net/free_port.ts";
+import { isOneOf } from "../../util/errors.ts";
 import { type BenchServer, spawnKoan, spawnServer } from "../spawn_daemon.ts";
 
 /** One measured configuration. */
@@ -116,15 +117,26 @@ async function cpuTimeUs(pid: number): Promise<number | undefined> {
     // utime and stime are fields 14 and 15, in clock ticks (100 a second
     // on every Linux koan runs on; USER_HZ is fixed in the kernel ABI).
     return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch {
+  } catch (error) {
+    // No `cat` here (NotFound), or not allowed to run it.
+    if (!isOneOf(error, NOT_THERE)) throw error;
     return undefined;
   }
 }
 
+/** What running or looking at a program throws when it is not there for us. */
+const NOT_THERE = [
+  Deno.errors.NotFound,
+  Deno.errors.NotADirectory,
+  Deno.errors.PermissionDenied,
+  Deno.errors.NotCapable,
+];
+
 async function hasCommand(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
-  } catch {
+  } catch (error) {
+    if (!isOneOf(error, NOT_THERE)) throw error;
     return false;
   }
 }

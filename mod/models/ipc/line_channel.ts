@@ -5,9 +5,19 @@
  *
  * @module
  */
+import { log } from "../../log/log.ts";
+import { isOneOf } from "../../util/errors.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** What reading a stream over a pipe rejects with when the pipe failed. */
+const STREAM_FAILED = [
+  Deno.errors.Interrupted,
+  Deno.errors.BadResource,
+  Deno.errors.BrokenPipe,
+  Deno.errors.ConnectionReset,
+];
 
 /** Longest line accepted; a longer one is a broken peer, not a message. */
 const MAX_LINE = 64 * 1024 * 1024;
@@ -45,7 +55,18 @@ export class LineChannel<In, Out> {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await this.#reader.read();
-      } catch {
+      } catch (error) {
+        // The stream failed: it rejects with its source's error, which is
+        // the end of the peer's messages like an end of stream. From a
+        // Deno pipe that is an I/O error (Interrupted when closed under a
+        // pending read, BadResource once closed; checked on Deno 2.9.6).
+        // Anything else is logged and ends the messages too: the callers
+        // treat the end as the peer gone, and must not fail for it.
+        if (!isOneOf(error, STREAM_FAILED)) {
+          log("model").debug("reading a channel failed: {error}", {
+            error: (error as Error)?.stack ?? String(error),
+          });
+        }
         return;
       }
       if (chunk.done) return;
@@ -58,7 +79,10 @@ export class LineChannel<In, Out> {
         let message: In;
         try {
           message = JSON.parse(line) as In;
-        } catch {
+        } catch (error) {
+          // JSON.parse throws SyntaxError for what is not JSON, and nothing
+          // else for a string.
+          if (!(error instanceof SyntaxError)) throw error;
           onGarbage?.(line);
           continue;
         }

@@ -8,9 +8,10 @@
  *
  * @module
  */
-import { reopenLogs } from "../../log/log.ts";
+import { log, reopenLogs } from "../../log/log.ts";
 import type { ConnectionInfo, ProtocolName } from "../../protocols/contract.ts";
 import { ConnTransport, type Duplex } from "../../net/transport.ts";
+import { ignoring, isOneOf } from "../../util/errors.ts";
 import { FRAME, FrameReader } from "../ipc/frames.ts";
 import { fromWire, type WireGeneration } from "../ipc/messages.ts";
 import { PushedInput } from "./pushed_input.ts";
@@ -26,6 +27,18 @@ export interface ConnInit {
 }
 
 const decoder = new TextDecoder();
+
+/**
+ * What reading frames from stdin throws when the master's stream broke off:
+ * a corrupt frame (RangeError from FrameReader), stdin closed under a
+ * pending read (Interrupted) or before one (BadResource); checked on Deno
+ * 2.9.6. The master closing its end of the pipe is a plain end of file.
+ */
+const STREAM_BROKEN = [
+  RangeError,
+  Deno.errors.Interrupted,
+  Deno.errors.BadResource,
+];
 
 /**
  * The client as this child sees it: reads come from DATA frames (pushed
@@ -46,7 +59,14 @@ class FrameDuplex implements Duplex {
       let frame;
       try {
         frame = await frames.next();
-      } catch {
+      } catch (error) {
+        // Anything else is logged, then handled the same: nobody awaits
+        // this pump, and the connection must still end.
+        if (!isOneOf(error, STREAM_BROKEN)) {
+          log("model").debug("reading frames failed: {error}", {
+            error: (error as Error)?.stack ?? String(error),
+          });
+        }
         frame = null;
       }
       if (frame === null) {
@@ -86,8 +106,13 @@ class FrameDuplex implements Duplex {
     this.#input.close();
     try {
       Deno.stdout.close();
-    } catch {
-      // The master closed its end first.
+    } catch (error) {
+      // Nothing is expected: the master closing its end makes no close()
+      // here fail, and only this closes stdout, once. Logged, not thrown:
+      // this is the handler's cleanup.
+      log("model").debug("closing stdout failed: {error}", {
+        error: (error as Error)?.message ?? String(error),
+      });
     }
   }
 }
@@ -95,17 +120,15 @@ class FrameDuplex implements Duplex {
 /** Runs the child; resolves with its exit code. */
 export async function runConnChild(): Promise<number> {
   // A terminal's ^C reaches the whole process group; the master decides.
-  const ignore = () => {};
-  try {
-    Deno.addSignalListener("SIGINT", ignore);
-  } catch {
-    // No such signal here.
-  }
+  // Deno throws TypeError for a signal this OS cannot listen for (checked
+  // on Deno 2.9.6 with SIGKILL and an unknown name).
+  ignoring(TypeError, () => Deno.addSignalListener("SIGINT", () => {}));
   const frames = new FrameReader(Deno.stdin);
   let first;
   try {
     first = await frames.next();
-  } catch {
+  } catch (error) {
+    if (!isOneOf(error, STREAM_BROKEN)) throw error;
     first = null;
   }
   if (first?.type !== FRAME.init) {

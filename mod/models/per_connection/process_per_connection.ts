@@ -15,10 +15,11 @@
  * @module
  */
 import { log } from "../../log/log.ts";
-import type {
-  ConnectionContext,
-  Handler,
-  Transport,
+import {
+  type ConnectionContext,
+  type Handler,
+  isConnectionError,
+  type Transport,
 } from "../../protocols/contract.ts";
 import type { Generation, Model, ModelContext } from "../contract.ts";
 import type { ConnInit } from "./process_child.ts";
@@ -76,7 +77,15 @@ async function relay(
       let n: number | null;
       try {
         n = await transport.read(buffer);
-      } catch {
+      } catch (error) {
+        // Reset, or closed below once the child is done: the end of input.
+        // Anything else is logged and ends it too: the cleanup awaits this.
+        if (!isConnectionError(error)) {
+          logger.debug("reading from {peer} failed: {error}", {
+            peer: context.info.peer,
+            error: (error as Error)?.stack ?? String(error),
+          });
+        }
         n = null;
       }
       if (n === null) {
@@ -95,8 +104,11 @@ async function relay(
       if (done) break;
       await transport.write(value);
     }
-  } catch {
-    // The client went away or stalled past send_timeout.
+  } catch (error) {
+    // The client went away or stalled past send_timeout (a child's stdout
+    // does not fail: it ends). A bug goes on to the acceptor's log once the
+    // cleanup below is done.
+    if (!isConnectionError(error)) throw error;
   } finally {
     context.draining.removeEventListener("abort", onDrain);
     transport.close();
@@ -142,8 +154,16 @@ function processHandler(generation: Generation, protocol: string): Handler {
       const timer = setTimeout(() => {
         try {
           child.kill("SIGKILL");
-        } catch {
-          // Exited meanwhile.
+        } catch (error) {
+          // Exited meanwhile: Deno throws TypeError "Child process has
+          // already terminated" (checked on Deno 2.9.6). Anything else is
+          // logged: a timer must not throw.
+          if (!(error instanceof TypeError)) {
+            logger.debug("cannot kill connection process {tag}: {error}", {
+              tag,
+              error: (error as Error)?.message ?? String(error),
+            });
+          }
         }
       }, EXIT_GRACE_MS);
       const status = await child.status;

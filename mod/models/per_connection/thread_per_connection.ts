@@ -8,10 +8,11 @@
  * @module
  */
 import { log } from "../../log/log.ts";
-import type {
-  ConnectionContext,
-  Handler,
-  Transport,
+import {
+  type ConnectionContext,
+  type Handler,
+  isConnectionError,
+  type Transport,
 } from "../../protocols/contract.ts";
 import type { Generation, Model, ModelContext } from "../contract.ts";
 import {
@@ -39,8 +40,14 @@ function relay(
   const post = (message: ToConnWorker, transfer: Transferable[] = []) => {
     try {
       worker.postMessage(message, transfer);
-    } catch {
-      // Terminated: the done/error path below is already under way.
+    } catch (error) {
+      // Nothing is expected: a terminated worker drops messages without a
+      // word, and what postMessage() throws is a DataCloneError (checked on
+      // Deno 2.9.6), a bug. Logged, not thrown: this runs in event handlers.
+      logger.debug("cannot post {t} to a connection worker: {error}", {
+        t: message.t,
+        error: (error as Error)?.message ?? String(error),
+      });
     }
   };
   let credit = WINDOW;
@@ -57,7 +64,15 @@ function relay(
       let n: number | null;
       try {
         n = await transport.read(chunk);
-      } catch {
+      } catch (error) {
+        // Reset, or closed at the worker's request: the end of input.
+        // Anything else is logged and ends it too (nobody awaits the pump).
+        if (!isConnectionError(error)) {
+          logger.debug("reading from {peer} failed: {error}", {
+            peer: context.info.peer,
+            error: (error as Error)?.stack ?? String(error),
+          });
+        }
         n = null;
       }
       if (n === null) {

@@ -93,23 +93,34 @@ function wire(generation: Generation): WireGeneration {
  * which would end the master.
  */
 function webReadable(stream: Readable): ReadableStream<Uint8Array> {
+  const unexpected = (what: string, error: unknown) =>
+    log("pool").debug("a child's stdout could not {what}: {error}", {
+      what,
+      error: (error as Error)?.message ?? String(error),
+    });
   // A child that died mid-write, or a cancelled read: the exit is handled
   // where the child's status is awaited, not as an error here.
   stream.on("error", () => {});
   return new ReadableStream<Uint8Array>({
     start(controller) {
+      // Both run as node stream events, which must not throw. A controller
+      // of a stream closed already ("end" then "close") or cancelled throws
+      // TypeError "The stream controller cannot close or enqueue" (checked
+      // on Deno 2.9.6); anything else is logged.
       const end = () => {
         try {
           controller.close();
-        } catch {
-          // Closed already.
+        } catch (error) {
+          if (!(error instanceof TypeError)) unexpected("close", error);
         }
       };
       stream.on("data", (chunk: Uint8Array) => {
+        const copy = new Uint8Array(chunk);
         try {
-          controller.enqueue(new Uint8Array(chunk));
-        } catch {
+          controller.enqueue(copy);
+        } catch (error) {
           // Cancelled: what comes after is not read.
+          if (!(error instanceof TypeError)) unexpected("enqueue", error);
         }
       });
       stream.on("end", end);
@@ -161,7 +172,17 @@ function sendHandle(
       (error) => done(error ?? null),
     );
     return true;
-  } catch {
+  } catch (error) {
+    // Not sent: false, and the caller reroutes or closes the handle. A handle
+    // closed meanwhile throws TypeError ERR_INVALID_HANDLE_TYPE "This handle
+    // type cannot be sent"; a child gone is reported to the callback, not
+    // thrown (both checked on Deno 2.9.6). Anything else is logged.
+    if ((error as { code?: unknown })?.code !== "ERR_INVALID_HANDLE_TYPE") {
+      log("pool").debug("cannot send a handle to pid {pid}: {error}", {
+        pid: child.pid,
+        error: (error as Error)?.message ?? String(error),
+      });
+    }
     return false;
   }
 }
@@ -311,8 +332,14 @@ export const processes: Model = {
         kill: () => {
           try {
             child.kill("SIGKILL");
-          } catch {
-            // Already exited.
+          } catch (error) {
+            // Nothing is expected: node's kill() returns false for a child
+            // that has exited (checked on Deno 2.9.6). Logged, not thrown:
+            // the pool kills from its timers.
+            logger.debug("cannot kill {tag}: {error}", {
+              tag: request.tag,
+              error: (error as Error)?.message ?? String(error),
+            });
           }
         },
         exited,

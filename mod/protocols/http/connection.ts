@@ -16,10 +16,11 @@
  *
  * @module
  */
-import type {
-  AccessRecord,
-  ConnectionContext,
-  Transport,
+import {
+  type AccessRecord,
+  type ConnectionContext,
+  isConnectionError,
+  type Transport,
 } from "../contract.ts";
 import { type Deadline, deadlines } from "../../util/deadline.ts";
 import { type BodySink, ChunkedDecoder } from "./chunked.ts";
@@ -243,9 +244,12 @@ export class HttpConnection implements RouteContext {
         }
       }
       if (out.length > 0) {
+        const bytes = out.view();
         try {
-          await this.#transport.write(out.view());
-        } catch {
+          await this.#transport.write(bytes);
+        } catch (error) {
+          // The peer is gone; a bug goes to #fail (500) and the acceptor's log.
+          if (!isConnectionError(error)) throw error;
           this.#unsent();
           return;
         }
@@ -253,12 +257,13 @@ export class HttpConnection implements RouteContext {
       }
       const kind = parser.begun ? HEAD : served ? IDLE : FRESH;
       if (!this.#beforeRead(kind)) return this.#ended(kind);
+      const into = this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end);
       let n: number | null;
       try {
-        n = await this.#transport.read(
-          this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end),
-        );
-      } catch {
+        n = await this.#transport.read(into);
+      } catch (error) {
+        // Reset, or closed here (a timeout, a drain): the end of the stream.
+        if (!isConnectionError(error)) throw error;
         n = null;
       }
       if (!this.#afterRead(n)) return this.#ended(kind);
@@ -500,9 +505,11 @@ export class HttpConnection implements RouteContext {
       if (this.#pendingCount > 0) this.#emit(performance.now(), true);
       return true;
     }
+    const bytes = this.#out.view();
     try {
-      await this.#transport.write(this.#out.view());
-    } catch {
+      await this.#transport.write(bytes);
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
       this.#unsent();
       return false;
     }
@@ -536,10 +543,12 @@ export class HttpConnection implements RouteContext {
   async #fill(): Promise<boolean> {
     if (!await this.#flush()) return false;
     if (!this.#beforeRead(BODY)) return false;
+    const into = this.#buf.subarray(this.#end);
     let n: number | null;
     try {
-      n = await this.#transport.read(this.#buf.subarray(this.#end));
-    } catch {
+      n = await this.#transport.read(into);
+    } catch (error) {
+      if (!isConnectionError(error)) throw error;
       n = null;
     }
     return this.#afterRead(n);

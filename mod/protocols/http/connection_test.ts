@@ -334,6 +334,55 @@ Deno.test("HTTP handler answers 500 when a route throws", async () => {
   assert.equal(records[0]?.outcome, "error: boom");
 });
 
+/** A peer whose every write rejects with `error`. */
+class FailingWrites extends MemoryTransport {
+  #error: unknown;
+  constructor(chunks: Uint8Array[], error: unknown) {
+    super(chunks);
+    this.#error = error;
+  }
+  override write(_bytes: Uint8Array): Promise<void> {
+    return Promise.reject(this.#error);
+  }
+}
+
+function serveOver(transport: MemoryTransport): {
+  records: AccessRecord[];
+  done: Promise<void>;
+} {
+  const records: AccessRecord[] = [];
+  const done = createHttpHandler(envWith())(transport, {
+    info: { peer: "p", local: "l" },
+    draining: new AbortController().signal,
+    access: (record) => records.push(record),
+  });
+  return { records, done };
+}
+
+Deno.test("HTTP handler takes a reset on write for a client that left", async () => {
+  const reset = Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
+  const transport = new FailingWrites(
+    [bytesOf(`GET / HTTP/1.1\r\n${H}\r\n`)],
+    reset,
+  );
+  const { records, done } = serveOver(transport);
+  await done;
+  assert.ok(transport.closed);
+  assert.equal(records.length, 1);
+  assert.equal(records[0]?.outcome, "closed before the answer was sent");
+});
+
+Deno.test("HTTP handler does not take a transport bug for a client that left", async () => {
+  const bug = new TypeError("Cannot read properties of undefined");
+  const transport = new FailingWrites(
+    [bytesOf(`GET / HTTP/1.1\r\n${H}\r\n`)],
+    bug,
+  );
+  const { done } = serveOver(transport);
+  await assert.rejects(done, (error) => error === bug);
+  assert.ok(transport.closed);
+});
+
 Deno.test("http.busyReply is a complete 503 that closes", () => {
   const text = new TextDecoder().decode(http.busyReply);
   const { responses, rest } = parseResponses(text);

@@ -63,9 +63,12 @@ function decodeSegment(raw: string): string {
     }
     bytes[length++] = byte;
   }
+  const decoded = bytes.subarray(0, length);
   try {
-    return utf8.decode(bytes.subarray(0, length));
-  } catch {
+    return utf8.decode(decoded);
+  } catch (error) {
+    // A fatal TextDecoder throws TypeError ("The encoded data is not valid").
+    if (!(error instanceof TypeError)) throw error;
     throw new HttpError(400, "Path is not valid UTF-8");
   }
 }
