@@ -152,8 +152,9 @@ export class SpawnedDaemon {
   kill(signal: Deno.Signal = "SIGTERM"): void {
     try {
       this.process.kill(signal);
-    } catch {
-      // Already gone.
+    } catch (error) {
+      // Deno 2.9: "Child process has already terminated" is a TypeError.
+      if (!(error instanceof TypeError)) throw error;
     }
   }
 
@@ -214,7 +215,9 @@ export async function waitForPort(
       const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       conn.close();
       return;
-    } catch {
+    } catch (error) {
+      // Not listening yet; anything else is a real failure.
+      if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
       if (Date.now() > deadline) throw new Error(`port ${port} never listened`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }

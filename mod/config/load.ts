@@ -277,6 +277,26 @@ export function parseConfigText(text: string, source: string): unknown {
   }
 }
 
+/**
+ * Reads a file the configuration names. Any failure (missing, a directory,
+ * no permission, not UTF-8) is the operator's to fix, so every error
+ * becomes one {@linkcode ConfigError} naming `key` and the path.
+ */
+export async function readNamedFile(
+  path: string,
+  key: string,
+  what = "",
+): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError(
+      key,
+      `cannot read ${what}"${path}": ${(error as Error).message}`,
+    );
+  }
+}
+
 /** Options for {@linkcode loadConfig}. */
 export interface LoadOptions {
   /** `--config FILE`. */
@@ -323,16 +343,7 @@ export async function loadConfig(
   }
   let raw: unknown = {};
   if (path !== undefined) {
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (error) {
-      throw new ConfigError(
-        "",
-        `cannot read config file "${path}": ${(error as Error).message}`,
-      );
-    }
-    raw = parseConfigText(text, path);
+    raw = parseConfigText(await readNamedFile(path, "", "config file "), path);
   }
   const loaded = buildConfig(raw, options.overrides);
   if (path !== undefined) loaded.path = path;

@@ -19,9 +19,9 @@ import {
   type LoadedConfig,
   type LoadOptions,
 } from "../config/load.ts";
-import type { Config, ListenerConfig } from "../config/settings.ts";
+import type { Config, ListenerConfig, ModelName } from "../config/settings.ts";
 import { flushLogs, log, reopenLogs, setupLogging } from "../log/log.ts";
-import type { Generation, RunningListener } from "../models/contract.ts";
+import type { Generation, Model, RunningListener } from "../models/contract.ts";
 import { modelFor } from "../models/registry.ts";
 import {
   closeInherited,
@@ -75,28 +75,47 @@ class State {
   draining = false;
 }
 
+/** How a daemon is started; every default is the real thing. */
+export interface DaemonOptions extends LoadOptions {
+  /** Looks a model up by name. @default {modelFor} */
+  models?: (name: ModelName) => Model;
+  /**
+   * Where signals arrive. @default {a SignalQueue listening to this
+   * process's signals} An injected queue is used as it is: the caller
+   * pushes into it, or calls `listen()` itself.
+   */
+  signals?: SignalQueue;
+  /** Reads systemd's variables. @default {Deno.env.get} */
+  env?: (name: string) => string | undefined;
+}
+
 /** A running daemon. */
 export class Daemon {
-  #options: LoadOptions;
+  #options: DaemonOptions;
+  #models: (name: ModelName) => Model;
   #generation: Generation;
   #slots: Slot[] = [];
   #state = new State();
-  #signals = new SignalQueue();
+  #signals: SignalQueue;
   /** Set when a model reports a crash loop: stop, then exit with it. */
   #exitCode: number = EXIT.ok;
   #inherited: InheritedSocket[];
-  #notifier = Notifier.fromEnv();
+  #notifier: Notifier | undefined;
   #supervision: Supervision;
   #board: StatusBoard;
   /** Listeners replaced by a reload, still draining. */
   #retiring = new Set<Promise<number>>();
 
   private constructor(
-    options: LoadOptions,
+    options: DaemonOptions,
     generation: Generation,
     inherited: InheritedSocket[],
   ) {
+    const env = options.env ?? ((name: string) => Deno.env.get(name));
     this.#options = options;
+    this.#models = options.models ?? modelFor;
+    this.#signals = options.signals ?? new SignalQueue();
+    this.#notifier = Notifier.fromEnv(env);
     this.#generation = generation;
     this.#inherited = inherited;
     this.#board = new StatusBoard({
@@ -116,10 +135,7 @@ export class Daemon {
           stats: () => slot.running.stats(),
         })),
       watchdogMs: watchdogInterval(
-        {
-          usec: Deno.env.get("WATCHDOG_USEC"),
-          pid: Deno.env.get("WATCHDOG_PID"),
-        },
+        { usec: env("WATCHDOG_USEC"), pid: env("WATCHDOG_PID") },
         Deno.pid,
       ),
     });
@@ -134,16 +150,19 @@ export class Daemon {
    */
   static async start(
     loaded: LoadedConfig,
-    options: LoadOptions,
+    options: DaemonOptions,
   ): Promise<Daemon> {
-    const passed = listenFdsFromEnv((name) => Deno.env.get(name), Deno.pid);
+    const passed = listenFdsFromEnv(
+      options.env ?? ((name) => Deno.env.get(name)),
+      Deno.pid,
+    );
     const inherited = passed ? await adoptListenFds(passed) : [];
     const config = planConfig(loaded, inherited, options);
     const generation = await makeGeneration(config);
     const daemon = new Daemon(options, generation, inherited);
     // From here a signal is queued, not fatal: a TERM that arrives while
     // the listeners start is acted on as soon as the loop runs.
-    daemon.#signals.listen();
+    if (!options.signals) daemon.#signals.listen();
     for (const note of loaded.notes) logger.info(note);
     for (const socket of inherited) {
       logger.info("socket activation: fd {fd} {name} on {address}", {
@@ -177,7 +196,7 @@ export class Daemon {
     listener: ListenerConfig,
   ): Promise<RunningListener> {
     const address = parseAddress(listener.address);
-    const running = await modelFor(listener.model).start({
+    const running = await this.#models(listener.model).start({
       spec: { index, listener, address },
       generation: this.#generation,
       state: this.#state,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resetSync } from "@logtape/logtape";
-import { buildConfig, type LoadOptions } from "../config/load.ts";
+import { buildConfig } from "../config/load.ts";
 import type { ModelName } from "../config/settings.ts";
 import { setupLogging } from "../log/log.ts";
 import { metrics } from "../metrics/registry.ts";
@@ -11,13 +11,12 @@ import type {
   ModelContext,
   RunningListener,
 } from "../models/contract.ts";
-import { MODELS } from "../models/registry.ts";
 import { freePort } from "../net/free_port.ts";
-import { Daemon, EXIT } from "./daemon.ts";
+import { Daemon, type DaemonOptions, EXIT } from "./daemon.ts";
+import { SignalQueue } from "./signals.ts";
 
-// The daemon listens for real signals (its SignalQueue is private), so these
-// tests send them to this process with Deno.kill, only between
-// Daemon.start() (which listens) and the end of run() (which stops).
+// Signals reach the daemon through an injected SignalQueue (the daemon's
+// `signals` option), so no real signal is sent to the test process.
 
 /** Awaits `promise`, failing after `ms`; the timer also keeps the event loop alive while a signal travels. */
 async function within<T>(promise: Promise<T>, ms = 2000): Promise<T> {
@@ -100,52 +99,25 @@ function fakeModel(name: ModelName, shapes: FakeShape[], started: Fake[]) {
   return model;
 }
 
-const SYSTEMD_VARIABLES = [
-  "NOTIFY_SOCKET",
-  "WATCHDOG_USEC",
-  "WATCHDOG_PID",
-  "LISTEN_FDS",
-  "LISTEN_PID",
-  "LISTEN_FDNAMES",
-];
+/** What a test injects into {@linkcode Daemon.start}. */
+type Seam = Required<Pick<DaemonOptions, "models" | "signals" | "env">>;
 
 /**
- * Runs `body` with `async` served by a fake model (swapped into the
- * registry's table: Daemon.start() takes no model lookup to inject), systemd's variables
- * unset and every handled signal guarded, then puts all of it back.
+ * Runs `body` with every model served by a fake (through the daemon's
+ * `models` option), a signal queue the test pushes into instead of real
+ * signals, and an empty environment (no systemd variables).
  */
 async function withFakeAsync(
   shapes: FakeShape[],
-  body: (started: Fake[]) => Promise<void>,
+  body: (started: Fake[], seam: Seam) => Promise<void>,
 ): Promise<void> {
-  const registry = MODELS as Record<ModelName, Model>;
-  const saved = registry.async;
   const started: Fake[] = [];
-  registry.async = fakeModel("async", shapes, started);
-  const env = new Map<string, string>();
-  for (const name of SYSTEMD_VARIABLES) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env.set(name, value);
-    Deno.env.delete(name);
-  }
-  // A signal that reached this process after the daemon stopped listening
-  // would otherwise end the whole test run.
-  const guard = () => {};
-  const guarded = [
-    "SIGTERM",
-    "SIGQUIT",
-    "SIGHUP",
-    "SIGUSR1",
-    "SIGTTIN",
-    "SIGTTOU",
-  ] as const;
-  for (const signal of guarded) Deno.addSignalListener(signal, guard);
+  const fake = fakeModel("async", shapes, started);
+  const signals = new SignalQueue();
   try {
-    await body(started);
+    await body(started, { models: () => fake, signals, env: () => undefined });
   } finally {
-    for (const signal of guarded) Deno.removeSignalListener(signal, guard);
-    for (const [name, value] of env) Deno.env.set(name, value);
-    registry.async = saved;
+    signals.close();
   }
 }
 
@@ -166,13 +138,13 @@ function counter(key: string): number {
 }
 
 Deno.test("Daemon.run() drains every listener on SIGTERM and resolves 0", async () => {
-  await withFakeAsync([{}, {}], async (started) => {
+  await withFakeAsync([{}, {}], async (started, seam) => {
     const daemon = await Daemon.start(
       configWith(2, { limits: { shutdown_timeout: 7 } }),
-      {},
+      seam,
     );
     const run = daemon.run();
-    Deno.kill(Deno.pid, "SIGTERM");
+    seam.signals.push("SIGTERM");
     assert.equal(await within(run), EXIT.ok);
     assert.equal(started.length, 2);
     for (const fake of started) {
@@ -185,16 +157,16 @@ Deno.test("Daemon.run() drains every listener on SIGTERM and resolves 0", async 
 Deno.test("Daemon.run() stops at once on a second stop signal while draining", async () => {
   // A drain that never finishes: only the second signal can end run().
   const stuck = () => new Promise<number>(() => {});
-  await withFakeAsync([{ drain: stuck }], async (started) => {
+  await withFakeAsync([{ drain: stuck }], async (started, seam) => {
     const daemon = await Daemon.start(
       configWith(1, { limits: { shutdown_timeout: 30 } }),
-      {},
+      seam,
     );
     const run = daemon.run();
-    Deno.kill(Deno.pid, "SIGTERM");
+    seam.signals.push("SIGTERM");
     await within(started[0]!.drainCalled);
     // Not SIGINT: `deno test` takes that one as "cancel the run".
-    Deno.kill(Deno.pid, "SIGQUIT");
+    seam.signals.push("SIGQUIT");
     assert.equal(await within(run), EXIT.ok);
     assert.deepEqual(started[0]!.calls, ["drain 30000"]);
   });
@@ -202,38 +174,41 @@ Deno.test("Daemon.run() stops at once on a second stop signal while draining", a
 
 Deno.test("Daemon.run() still reopens logs on SIGUSR1 while draining", async () => {
   const stuck = () => new Promise<number>(() => {});
-  await withFakeAsync([{ drain: stuck, reopen: true }], async (started) => {
-    const daemon = await Daemon.start(configWith(1), {});
-    const run = daemon.run();
-    const fake = started[0]!;
-    Deno.kill(Deno.pid, "SIGTERM");
-    await within(fake.drainCalled);
-    Deno.kill(Deno.pid, "SIGUSR1");
-    await until(() => fake.calls.includes("reopen"));
-    Deno.kill(Deno.pid, "SIGTERM");
-    assert.equal(await within(run), EXIT.ok);
-    assert.deepEqual(fake.calls, ["drain 30000", "reopen"]);
-  });
+  await withFakeAsync(
+    [{ drain: stuck, reopen: true }],
+    async (started, seam) => {
+      const daemon = await Daemon.start(configWith(1), seam);
+      const run = daemon.run();
+      const fake = started[0]!;
+      seam.signals.push("SIGTERM");
+      await within(fake.drainCalled);
+      seam.signals.push("SIGUSR1");
+      await until(() => fake.calls.includes("reopen"));
+      seam.signals.push("SIGTERM");
+      assert.equal(await within(run), EXIT.ok);
+      assert.deepEqual(fake.calls, ["drain 30000", "reopen"]);
+    },
+  );
 });
 
 Deno.test("Daemon.run() keeps running when SIGHUP brings an invalid config", async () => {
   const path = await Deno.makeTempFile({ suffix: ".toml" });
   try {
     await Deno.writeTextFile(path, "[limits\nshutdown_timeout = 1\n");
-    await withFakeAsync([{}], async (started) => {
+    await withFakeAsync([{}], async (started, seam) => {
       const refused = 'koan_reloads_total{result="refused"}';
       const before = counter(refused);
-      const options: LoadOptions = { path };
+      const options: DaemonOptions = { ...seam, path };
       const daemon = await Daemon.start(
         configWith(1, { limits: { shutdown_timeout: 5 } }),
         options,
       );
       const run = daemon.run();
-      Deno.kill(Deno.pid, "SIGHUP");
+      seam.signals.push("SIGHUP");
       await until(() => counter(refused) === before + 1);
       // Not updated, not replaced: the running listener and config stay.
       assert.deepEqual(started[0]!.calls, []);
-      Deno.kill(Deno.pid, "SIGTERM");
+      seam.signals.push("SIGTERM");
       assert.equal(await within(run), EXIT.ok);
       assert.equal(started.length, 1);
       assert.deepEqual(started[0]!.calls, ["drain 5000"]);
@@ -264,18 +239,18 @@ Deno.test("Daemon.run() applies a valid SIGHUP config to an unchanged listener i
         "",
       ].join("\n"),
     );
-    await withFakeAsync([{}], async (started) => {
+    await withFakeAsync([{}], async (started, seam) => {
       const ok = 'koan_reloads_total{result="ok"}';
       const before = counter(ok);
-      const daemon = await Daemon.start(loaded, { path });
+      const daemon = await Daemon.start(loaded, { ...seam, path });
       const run = daemon.run();
-      Deno.kill(Deno.pid, "SIGHUP");
+      seam.signals.push("SIGHUP");
       await until(() => counter(ok) === before + 1);
       const fake = started[0]!;
       assert.equal(started.length, 1);
       assert.deepEqual(fake.calls, ["update"]);
       assert.equal(fake.generations[0]!.config.limits.shutdown_timeout, 9);
-      Deno.kill(Deno.pid, "SIGTERM");
+      seam.signals.push("SIGTERM");
       assert.equal(await within(run), EXIT.ok);
       // The stop uses the reloaded shutdown_timeout.
       assert.deepEqual(fake.calls, ["update", "drain 9000"]);
@@ -305,15 +280,15 @@ Deno.test("Daemon.run() applies a valid SIGHUP config to an unchanged listener i
 Deno.test("Daemon.run() calls reopen() on SIGUSR1 on every running listener that has one", async () => {
   await withFakeAsync(
     [{ reopen: true }, {}, { reopen: true }],
-    async (started) => {
-      const daemon = await Daemon.start(configWith(3), {});
+    async (started, seam) => {
+      const daemon = await Daemon.start(configWith(3), seam);
       const run = daemon.run();
-      Deno.kill(Deno.pid, "SIGUSR1");
+      seam.signals.push("SIGUSR1");
       await until(() =>
         started[0]!.calls.includes("reopen") &&
         started[2]!.calls.includes("reopen")
       );
-      Deno.kill(Deno.pid, "SIGTERM");
+      seam.signals.push("SIGTERM");
       assert.equal(await within(run), EXIT.ok);
       assert.deepEqual(started.map((fake) => fake.calls), [
         ["reopen", "drain 30000"],
@@ -325,15 +300,15 @@ Deno.test("Daemon.run() calls reopen() on SIGUSR1 on every running listener that
 });
 
 Deno.test("Daemon.run() scales pooled listeners by one on SIGTTIN and SIGTTOU", async () => {
-  await withFakeAsync([{ scale: true }, {}], async (started) => {
-    const daemon = await Daemon.start(configWith(2), {});
+  await withFakeAsync([{ scale: true }, {}], async (started, seam) => {
+    const daemon = await Daemon.start(configWith(2), seam);
     const run = daemon.run();
     const pooled = started[0]!;
-    Deno.kill(Deno.pid, "SIGTTIN");
+    seam.signals.push("SIGTTIN");
     await until(() => pooled.calls.length === 1);
-    Deno.kill(Deno.pid, "SIGTTOU");
+    seam.signals.push("SIGTTOU");
     await until(() => pooled.calls.length === 2);
-    Deno.kill(Deno.pid, "SIGTERM");
+    seam.signals.push("SIGTERM");
     assert.equal(await within(run), EXIT.ok);
     assert.deepEqual(pooled.calls, ["scale 1", "scale -1", "drain 30000"]);
     assert.deepEqual(started[1]!.calls, ["drain 30000"]);
@@ -341,8 +316,8 @@ Deno.test("Daemon.run() scales pooled listeners by one on SIGTTIN and SIGTTOU", 
 });
 
 Deno.test("Daemon.run() drains and resolves 3 when a model reports a crash loop", async () => {
-  await withFakeAsync([{}, {}], async (started) => {
-    const daemon = await Daemon.start(configWith(2), {});
+  await withFakeAsync([{}, {}], async (started, seam) => {
+    const daemon = await Daemon.start(configWith(2), seam);
     const run = daemon.run();
     started[1]!.context.onFatal!("workers keep dying at boot");
     assert.equal(await within(run), EXIT.workerBoot);
@@ -357,14 +332,14 @@ Deno.test("Daemon.start() writes the pid file and run() removes it", async () =>
   const dir = await Deno.makeTempDir();
   try {
     const pidFile = `${dir}/koan.pid`;
-    await withFakeAsync([{}], async () => {
+    await withFakeAsync([{}], async (_started, seam) => {
       const daemon = await Daemon.start(
         configWith(1, { daemon: { pid_file: pidFile } }),
-        {},
+        seam,
       );
       assert.equal(await Deno.readTextFile(pidFile), `${Deno.pid}\n`);
       const run = daemon.run();
-      Deno.kill(Deno.pid, "SIGTERM");
+      seam.signals.push("SIGTERM");
       assert.equal(await within(run), EXIT.ok);
       await assert.rejects(Deno.stat(pidFile), Deno.errors.NotFound);
     });

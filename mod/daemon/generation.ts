@@ -5,7 +5,7 @@
  * @module
  */
 import type { Config } from "../config/settings.ts";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError, readNamedFile } from "../config/load.ts";
 import {
   type AphorismTable,
   BUILT_IN_TABLE,
@@ -21,15 +21,7 @@ import type { Generation } from "../models/contract.ts";
 export async function loadAphorisms(config: Config): Promise<AphorismTable> {
   const path = config.zen.aphorisms;
   if (!path) return BUILT_IN_TABLE;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    throw new ConfigError(
-      "zen.aphorisms",
-      `cannot read "${path}": ${(error as Error).message}`,
-    );
-  }
+  const text = await readNamedFile(path, "zen.aphorisms");
   try {
     return parseAphorisms(text, path);
   } catch (error) {

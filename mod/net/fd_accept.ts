@@ -27,6 +27,7 @@ import type { AcceptedConn, AcceptSource } from "./acceptor.ts";
 import {
   BACKLOG,
   closeFd,
+  parkListener,
   type RawTcp,
   rawTcp,
   SERVER,
@@ -257,10 +258,8 @@ export class FdAcceptSource implements AcceptSource {
     } else if (!want && this.#listener) {
       // Keep a descriptor for when a slot frees; without one (EMFILE) the
       // handle stays open and this worker stays greedy for a while.
-      const spare = this.#listener.fdForIpc();
-      if (spare >= 0) {
-        this.#listener.onconnection = null;
-        this.#listener.close();
+      const spare = parkListener(this.#listener);
+      if (spare !== undefined) {
         this.#listener = undefined;
         this.#fd = spare;
       }

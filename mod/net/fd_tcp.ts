@@ -146,3 +146,16 @@ export function closeFd(fd: number, kind: typeof SOCKET | typeof SERVER) {
   const handle = new TCP(kind);
   if (handle.open(fd) === 0) handle.close();
 }
+
+/**
+ * Stops polling a listening handle but keeps its socket: closes the handle
+ * and returns a duplicate descriptor to reopen it from later. Returns
+ * undefined, leaving the handle open, when no descriptor is left (EMFILE).
+ */
+export function parkListener(listener: RawTcp): number | undefined {
+  const spare = listener.fdForIpc();
+  if (spare < 0) return undefined;
+  listener.onconnection = null;
+  listener.close();
+  return spare;
+}

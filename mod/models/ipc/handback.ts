@@ -25,6 +25,7 @@
 import { log } from "../../log/log.ts";
 import {
   BACKLOG,
+  parkListener,
   type RawTcp,
   rawTcp,
   SERVER,
@@ -203,10 +204,8 @@ export class HandbackRouter<C> {
         listener.close();
       }
     } else if (!want && this.#listener) {
-      const spare = this.#listener.fdForIpc();
-      if (spare >= 0) {
-        this.#listener.onconnection = null;
-        this.#listener.close();
+      const spare = parkListener(this.#listener);
+      if (spare !== undefined) {
         this.#listener = undefined;
         this.#fd = spare;
       }

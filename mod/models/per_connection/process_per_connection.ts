@@ -24,6 +24,7 @@ import {
 import type { Generation, Model, ModelContext } from "../contract.ts";
 import type { ConnInit } from "./process_child.ts";
 import { encodeFrame, FRAME } from "../ipc/frames.ts";
+import { readClient } from "./read_client.ts";
 import { perConnectionListener, serveInIsolate } from "../in_isolate/serve.ts";
 import { toWire, type WireGeneration } from "../ipc/messages.ts";
 import {
@@ -74,20 +75,7 @@ async function relay(
   const up = (async () => {
     const buffer = new Uint8Array(64 * 1024);
     for (;;) {
-      let n: number | null;
-      try {
-        n = await transport.read(buffer);
-      } catch (error) {
-        // Reset, or closed below once the child is done: the end of input.
-        // Anything else is logged and ends it too: the cleanup awaits this.
-        if (!isConnectionError(error)) {
-          logger.debug("reading from {peer} failed: {error}", {
-            peer: context.info.peer,
-            error: (error as Error)?.stack ?? String(error),
-          });
-        }
-        n = null;
-      }
+      const n = await readClient(transport, buffer, context);
       if (n === null) {
         await send(FRAME.eof);
         return;

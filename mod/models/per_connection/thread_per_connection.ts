@@ -8,11 +8,10 @@
  * @module
  */
 import { log } from "../../log/log.ts";
-import {
-  type ConnectionContext,
-  type Handler,
-  isConnectionError,
-  type Transport,
+import type {
+  ConnectionContext,
+  Handler,
+  Transport,
 } from "../../protocols/contract.ts";
 import type { Generation, Model, ModelContext } from "../contract.ts";
 import {
@@ -21,6 +20,7 @@ import {
   WINDOW,
 } from "./thread_messages.ts";
 import { perConnectionListener, serveInIsolate } from "../in_isolate/serve.ts";
+import { readClient } from "./read_client.ts";
 
 const WORKER_URL = new URL("./thread_child.ts", import.meta.url);
 /** Size of each relayed read. */
@@ -61,20 +61,7 @@ function relay(
         continue;
       }
       const chunk = new Uint8Array(CHUNK);
-      let n: number | null;
-      try {
-        n = await transport.read(chunk);
-      } catch (error) {
-        // Reset, or closed at the worker's request: the end of input.
-        // Anything else is logged and ends it too (nobody awaits the pump).
-        if (!isConnectionError(error)) {
-          logger.debug("reading from {peer} failed: {error}", {
-            peer: context.info.peer,
-            error: (error as Error)?.stack ?? String(error),
-          });
-        }
-        n = null;
-      }
+      const n = await readClient(transport, chunk, context);
       if (n === null) {
         post({ t: "eof" });
         return;

@@ -40,16 +40,20 @@ import {
   type MetricsSnapshot,
   seriesKey,
 } from "../../metrics/registry.ts";
+import { formatAddress } from "../../config/address.ts";
 import { Backoff } from "./backoff.ts";
+import { effectiveWorkers } from "./shared_socket.ts";
 import {
   CrashLoopError,
   type Generation,
+  type ListenerSpec,
   type ListenerStats,
+  type ModelContext,
   type RunningListener,
   type WorkerStats,
 } from "../contract.ts";
 import { limitsOf } from "../in_isolate/serve.ts";
-import type { FromWorker, ToWorker } from "../ipc/messages.ts";
+import type { FromWorker, PoolInit, ToWorker } from "../ipc/messages.ts";
 
 /** How a worker ended. */
 export interface WorkerExit {
@@ -77,6 +81,25 @@ export interface SpawnRequest {
   beatMs: number;
   /** Generation to serve. */
   generation: Generation;
+}
+
+/**
+ * The `init` message a new worker gets, threads and processes alike; the
+ * spawner adds how the worker reaches the shared socket and the limiter.
+ */
+export function workerInit(
+  request: SpawnRequest,
+  spec: ListenerSpec,
+): PoolInit {
+  return {
+    t: "init",
+    tag: request.tag,
+    spec,
+    generation: request.generation,
+    concurrency: spec.listener.concurrency,
+    maxRequests: request.maxRequests,
+    beatMs: request.beatMs,
+  };
 }
 
 /** A worker as its spawner exposes it. */
@@ -702,8 +725,18 @@ export class Pool {
   }
 }
 
-/** What {@linkcode runPool} closes along with the pool. */
+/** What differs between the pooled models, for {@linkcode runPool}. */
 export interface PoolParts {
+  /** For log lines: `listener[0] (threads)`. */
+  name: string;
+  /** What a worker is, for the platform's worker count. */
+  kind: "thread" | "process";
+  /** Starts one worker. */
+  spawn: SpawnWorker;
+  /** See {@linkcode PoolOptions.onGone}. */
+  onGone?: (slot: number) => void;
+  /** See {@linkcode PoolOptions.maxWorkers}. */
+  maxWorkers?: number;
   /** The listener's limiter; reloads apply new limits to it. */
   limiter: { update(settings: ReturnType<typeof limitsOf>): void };
   /** Hand-back routing; closed once the pool has drained. */
@@ -713,14 +746,30 @@ export interface PoolParts {
 }
 
 /**
- * Starts `pool` and returns it as a running listener: the one shape both
- * pooled models (`threads`, `processes`) give the daemon.
+ * Starts a pool for the listener and returns it as a running listener: the
+ * one shape both pooled models (`threads`, `processes`) give the daemon.
  */
 export async function runPool(
-  pool: Pool,
+  context: ModelContext,
   parts: PoolParts,
 ): Promise<RunningListener> {
-  const { limiter, router, lease } = parts;
+  const { limiter, router, lease, name, spawn } = parts;
+  const { spec } = context;
+  const pool = new Pool({
+    name,
+    label: formatAddress(spec.address),
+    workers: effectiveWorkers(
+      spec.listener.workers,
+      parts.kind,
+      name,
+      lease !== undefined,
+    ),
+    generation: context.generation,
+    spawn,
+    ...(parts.onGone ? { onGone: parts.onGone } : {}),
+    ...(parts.maxWorkers ? { maxWorkers: parts.maxWorkers } : {}),
+    ...(context.onFatal ? { onFatal: context.onFatal } : {}),
+  });
   try {
     await pool.start();
   } catch (error) {

@@ -50,8 +50,9 @@ function onSignals(
     try {
       Deno.addSignalListener(signal as Deno.Signal, handler);
       added.push([signal as Deno.Signal, handler]);
-    } catch {
-      // Not on this platform.
+    } catch (error) {
+      // A signal this platform does not have is a TypeError.
+      if (!(error instanceof TypeError)) throw error;
     }
   }
   return () => {
@@ -82,7 +83,13 @@ function handBack(handle: RawTcp): boolean {
         {},
         () => handle.close(),
       );
-    } catch {
+    } catch (error) {
+      // Any error means the handle cannot travel (a closed handle is a
+      // TypeError, ERR_INVALID_HANDLE_TYPE): the connection is lost either
+      // way, so close it and say why.
+      log("worker").debug("cannot hand a connection back: {error}", {
+        error: (error as Error).message,
+      });
       handle.close();
     }
   }, LATE_HANDBACK_MS);

@@ -36,7 +36,6 @@
 import { type ChildProcess, spawn as spawnChild } from "node:child_process";
 import type net from "node:net";
 import type { Readable, Writable } from "node:stream";
-import { formatAddress } from "../../config/address.ts";
 import { log } from "../../log/log.ts";
 import { type RawTcp, rawTcp, SERVER } from "../../net/fd_tcp.ts";
 import { LocalLimiter } from "../../net/limiter.ts";
@@ -57,13 +56,13 @@ import {
   type WireGeneration,
 } from "../ipc/messages.ts";
 import {
-  Pool,
   runPool,
   type SpawnWorker,
   type WorkerExit,
+  workerInit,
 } from "../pool/supervisor.ts";
 import { type ChildNeeds, netNeed, workerCommand } from "../ipc/spawn.ts";
-import { effectiveWorkers, poolSocket } from "../pool/shared_socket.ts";
+import { poolSocket } from "../pool/shared_socket.ts";
 
 /** What a pool child touches: its address, the docroot and the log file. */
 function poolNeeds(context: ModelContext, generation: Generation): ChildNeeds {
@@ -258,13 +257,7 @@ export const processes: Model = {
       // An IPC error (child gone mid-send) must not crash the master.
       child.on("error", () => {});
       send({
-        t: "init",
-        tag: request.tag,
-        spec,
-        generation: request.generation,
-        concurrency: spec.listener.concurrency,
-        maxRequests: request.maxRequests,
-        beatMs: request.beatMs,
+        ...workerInit(request, spec),
         ...(dispatch
           ? { dispatched: true }
           : lease
@@ -346,19 +339,13 @@ export const processes: Model = {
       };
     };
 
-    const pool = new Pool({
+    return await runPool(context, {
       name,
-      label: formatAddress(spec.address),
-      workers: effectiveWorkers(
-        spec.listener.workers,
-        "process",
-        name,
-        lease !== undefined,
-      ),
-      generation: context.generation,
+      kind: "process",
       spawn,
-      ...(context.onFatal ? { onFatal: context.onFatal } : {}),
+      limiter,
+      router,
+      lease,
     });
-    return await runPool(pool, { limiter, router, lease });
   },
 };

@@ -20,19 +20,18 @@
  *
  * @module
  */
-import { formatAddress } from "../../config/address.ts";
 import { closeFd, SOCKET } from "../../net/fd_tcp.ts";
 import { SharedLimiter } from "../../net/limiter.ts";
 import type { Model, ModelContext, RunningListener } from "../contract.ts";
 import { HandbackRouter, type HandbackWorker } from "../ipc/handback.ts";
 import { limitsOf } from "../in_isolate/serve.ts";
 import type { FromWorker, ToWorker } from "../ipc/messages.ts";
-import { effectiveWorkers, poolSocket } from "../pool/shared_socket.ts";
+import { poolSocket } from "../pool/shared_socket.ts";
 import {
-  Pool,
   runPool,
   type SpawnWorker,
   type WorkerExit,
+  workerInit,
 } from "../pool/supervisor.ts";
 
 const WORKER_URL = new URL("./worker.ts", import.meta.url);
@@ -101,13 +100,7 @@ export const threads: Model = {
       };
       worker.onmessageerror = () => end({ error: "unreadable message" });
       const init: ToWorker = {
-        t: "init",
-        tag: request.tag,
-        spec,
-        generation: request.generation,
-        concurrency: spec.listener.concurrency,
-        maxRequests: request.maxRequests,
-        beatMs: request.beatMs,
+        ...workerInit(request, spec),
         limiter: { buffer: limiter.buffer, slot: request.slot },
         ...(listenFd === undefined ? {} : { listenFd }),
       };
@@ -121,22 +114,16 @@ export const threads: Model = {
         exited,
       };
     };
-    const pool = new Pool({
+    return await runPool(context, {
       name,
-      label: formatAddress(spec.address),
-      workers: effectiveWorkers(
-        spec.listener.workers,
-        "thread",
-        name,
-        lease !== undefined,
-      ),
-      generation: context.generation,
+      kind: "thread",
       spawn,
+      limiter,
+      router,
+      lease,
       // A worker that died holding connections must not hold their places.
       onGone: (slot) => limiter.releaseSlot(slot),
       maxWorkers: MAX_THREADS,
-      ...(context.onFatal ? { onFatal: context.onFatal } : {}),
     });
-    return await runPool(pool, { limiter, router, lease });
   },
 };

@@ -258,15 +258,7 @@ export class HttpConnection implements RouteContext {
       const kind = parser.begun ? HEAD : served ? IDLE : FRESH;
       if (!this.#beforeRead(kind)) return this.#ended(kind);
       const into = this.#end === 0 ? this.#buf : this.#buf.subarray(this.#end);
-      let n: number | null;
-      try {
-        n = await this.#transport.read(into);
-      } catch (error) {
-        // Reset, or closed here (a timeout, a drain): the end of the stream.
-        if (!isConnectionError(error)) throw error;
-        n = null;
-      }
-      if (!this.#afterRead(n)) return this.#ended(kind);
+      if (!this.#afterRead(await this.#read(into))) return this.#ended(kind);
     }
   }
 
@@ -543,15 +535,18 @@ export class HttpConnection implements RouteContext {
   async #fill(): Promise<boolean> {
     if (!await this.#flush()) return false;
     if (!this.#beforeRead(BODY)) return false;
-    const into = this.#buf.subarray(this.#end);
-    let n: number | null;
+    return this.#afterRead(await this.#read(this.#buf.subarray(this.#end)));
+  }
+
+  /** Reads into `into`; `null` at the end of the stream, however it came. */
+  async #read(into: Uint8Array): Promise<number | null> {
     try {
-      n = await this.#transport.read(into);
+      return await this.#transport.read(into);
     } catch (error) {
+      // Reset, or closed here (a timeout, a drain): the end of the stream.
       if (!isConnectionError(error)) throw error;
-      n = null;
+      return null;
     }
-    return this.#afterRead(n);
   }
 
   /** Ensures free space after `#end`: reset, compact, or grow up to the head limit. */
