@@ -165,6 +165,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
       port: daemon.port,
     });
     const timer = setTimeout(() => probe.close(), 1000);
+    // After TERM the probe is expected to fail in any way (refused, reset,
+    // closed by the timer): only an answer counts.
     await probe.write(request).catch(() => 0);
     const n = await probe.read(new Uint8Array(64)).catch(() => null);
     clearTimeout(timer);

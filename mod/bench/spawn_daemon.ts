@@ -185,6 +185,7 @@ export class SpawnedDaemon {
   }
 
   async #removeConfig(): Promise<void> {
+    // Best effort: a temp file that cannot be removed is no test failure.
     if (this.#configPath) await Deno.remove(this.#configPath).catch(() => {});
   }
 

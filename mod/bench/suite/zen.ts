@@ -168,6 +168,7 @@ export async function benchManyConnections(
         Array.from(
           { length: Math.min(batch, count - i) },
           () =>
+            // A failed connect of any kind counts as refused below.
             Deno.connect({ hostname: "127.0.0.1", port }).catch(() =>
               undefined
             ),

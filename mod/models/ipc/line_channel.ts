@@ -41,6 +41,8 @@ export class LineChannel<In, Out> {
   /** Queues one message; a peer that has gone away is ignored (its exit is noticed elsewhere). */
   send(message: Out): void {
     if (this.#closed) return;
+    // Any rejection means the peer's end is closed; its exit is noticed
+    // where its status is awaited.
     this.#writer.write(encoder.encode(JSON.stringify(message) + "\n"))
       .catch(() => {});
   }
@@ -102,6 +104,7 @@ export class LineChannel<In, Out> {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      // Any rejection means that side was closed already.
       this.#closing = this.#writer.close().catch(() => {});
       this.#reader.cancel().catch(() => {});
     }

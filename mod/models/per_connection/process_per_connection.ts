@@ -64,6 +64,8 @@ async function relay(
   context: ConnectionContext,
 ): Promise<void> {
   const writer = child.stdin.getWriter();
+  // Any rejection means the child's stdin is gone: the child has exited,
+  // which the relay notices when it awaits the child's status.
   const send = (type: typeof FRAME[keyof typeof FRAME], payload?: Uint8Array) =>
     writer.write(encodeFrame(type, payload)).catch(() => {});
   void send(FRAME.init, encoder.encode(JSON.stringify(init)));
@@ -100,6 +102,8 @@ async function relay(
   } finally {
     context.draining.removeEventListener("abort", onDrain);
     transport.close();
+    // Cleanup of pipes the child may already have closed: any rejection
+    // means "already closed", and nothing is left to deliver.
     await reader.cancel().catch(() => {});
     await up;
     await writer.close().catch(() => {});

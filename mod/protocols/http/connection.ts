@@ -615,7 +615,9 @@ export class HttpConnection implements RouteContext {
       return;
     }
     this.#timedOut = kind;
-    // Nothing else writes while a read is pending: every batch is flushed first.
+    // Nothing else writes while a read is pending: every batch is flushed
+    // first. The 408 is a courtesy: any write error means the client has
+    // gone, and the connection closes either way.
     this.#transport.write(REQUEST_TIMEOUT).catch(() => {}).finally(() =>
       this.#transport.close()
     );
