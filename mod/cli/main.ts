@@ -3,121 +3,67 @@
  * `bench`, `check-config`, `--version`, `--help`. Returns an exit code;
  * only `main.ts` calls `Deno.exit`.
  *
+ * Each subcommand's module is imported when that subcommand runs, never
+ * before: `koan inetd` starts once per connection and must not pay for
+ * the daemon, the models, the bench or the help text (README, "Start-up
+ * per connection").
+ *
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
-import { stringify } from "smol-toml";
-import {
-  ConfigError,
-  type ListenerFlag,
-  loadConfig,
-  type LoadOptions,
-  type Overrides,
-} from "../config/load.ts";
-import { SECTIONS, type Setting } from "../config/settings.ts";
-import { flushLogs, log, setupLogging } from "../log/log.ts";
-import { Daemon, EXIT } from "../daemon/daemon.ts";
-import { VERSION } from "../util/version.ts";
-import { helpText } from "./help.ts";
-import { runClient } from "./client.ts";
-import { runBench } from "../bench/cli.ts";
-import { runInetd } from "../daemon/inetd.ts";
-import { checkLogFile } from "../daemon/plan.ts";
-import { CrashLoopError } from "../models/contract.ts";
-import { runWorkerProcess } from "../models/child.ts";
+import { ConfigError } from "../config/error.ts";
+import { EXIT } from "../util/exit.ts";
 import { UsageError } from "../util/usage.ts";
+import { VERSION } from "../util/version.ts";
 
-/** Flag name → dotted setting key, from the settings table. */
-function settingFlags(): Map<string, string> {
-  const flags = new Map<string, string>();
-  for (const [section, settings] of Object.entries(SECTIONS)) {
-    for (
-      const [name, setting] of Object.entries(settings) as [string, Setting][]
-    ) {
-      if (setting.flag) flags.set(setting.flag, `${section}.${name}`);
+async function run(
+  first: string | undefined,
+  rest: string[],
+): Promise<number> {
+  switch (first) {
+    case "--help":
+    case "-h":
+    case "help": {
+      const { helpText } = await import("./help.ts");
+      console.log(helpText());
+      return EXIT.ok;
+    }
+    case "--version":
+    case "-V":
+      console.log(`koan ${VERSION}`);
+      return EXIT.ok;
+    case "inetd": {
+      const { runInetd } = await import("../daemon/inetd.ts");
+      return await runInetd(rest);
+    }
+    case "_worker": { // hidden: a worker child of the processes models
+      const { runWorkerProcess } = await import("../models/child.ts");
+      return await runWorkerProcess(rest);
+    }
+    case "client": {
+      const { runClient } = await import("./client.ts");
+      return await runClient(rest);
+    }
+    case "bench": {
+      const { runBench } = await import("../bench/cli.ts");
+      return await runBench(rest);
+    }
+    case "check-config": {
+      const { checkConfig } = await import("./serve.ts");
+      return await checkConfig(rest);
+    }
+    case "serve":
+    case undefined: { // no arguments at all: serve with the defaults
+      const { serve } = await import("./serve.ts");
+      return await serve(rest);
+    }
+    default: {
+      if (!first.startsWith("-")) {
+        throw new UsageError(`Unknown command "${first}"; see "koan --help"`);
+      }
+      const { serve } = await import("./serve.ts");
+      return await serve([first, ...rest]);
     }
   }
-  return flags;
-}
-
-const SERVE_OPTIONS = {
-  config: { type: "string" },
-  zen: { type: "string", multiple: true },
-  http: { type: "string", multiple: true },
-  echo: { type: "string", multiple: true },
-  model: { type: "string" },
-  workers: { type: "string" },
-  ...Object.fromEntries(
-    [...settingFlags().keys()].map((flag) => [flag, { type: "string" }]),
-  ),
-} satisfies ParseArgsConfig["options"];
-
-function parse(
-  args: string[],
-  options: ParseArgsConfig["options"],
-  allowPositionals = false,
-) {
-  try {
-    return parseArgs({ args, options, allowPositionals, strict: true });
-  } catch (error) {
-    if (error instanceof TypeError) throw new UsageError(error.message);
-    throw error;
-  }
-}
-
-/** Turns `serve` flags into load options. */
-export function serveOptions(args: string[]): LoadOptions {
-  const { values, positionals } = parse(args, SERVE_OPTIONS, true);
-  if (positionals.length > 0) {
-    throw new UsageError(`Unexpected argument "${positionals[0]}"`);
-  }
-  const v = values as Record<string, string | string[] | undefined>;
-  const listeners: ListenerFlag[] = [];
-  for (const protocol of ["zen", "http", "echo"] as const) {
-    for (const address of (v[protocol] as string[] | undefined) ?? []) {
-      listeners.push({ protocol, address });
-    }
-  }
-  const overrides: Overrides = { values: {} };
-  if (listeners.length) overrides.listeners = listeners;
-  if (typeof v.model === "string") overrides.model = v.model;
-  if (typeof v.workers === "string") overrides.workers = v.workers;
-  for (const [flag, key] of settingFlags()) {
-    const value = v[flag];
-    if (typeof value === "string") overrides.values![key] = value;
-  }
-  const options: LoadOptions = { overrides };
-  if (typeof v.config === "string") options.path = v.config;
-  return options;
-}
-
-async function serve(args: string[]): Promise<number> {
-  const options = serveOptions(args);
-  const loaded = await loadConfig(options);
-  checkLogFile(loaded.config.log.file); // exit 2 naming log.file, not a stack trace
-  setupLogging(loaded.config.log, { tag: "master" });
-  const logger = log("daemon");
-  let daemon: Daemon;
-  try {
-    daemon = await Daemon.start(loaded, options);
-  } catch (error) {
-    if (error instanceof ConfigError) throw error;
-    logger.error("cannot start: {error}", { error: (error as Error).message });
-    flushLogs();
-    return error instanceof CrashLoopError ? EXIT.workerBoot : EXIT.failure;
-  }
-  return await daemon.run();
-}
-
-async function checkConfig(args: string[]): Promise<number> {
-  const loaded = await loadConfig(serveOptions(args));
-  const { makeGeneration } = await import("../daemon/generation.ts");
-  await makeGeneration(loaded.config); // the aphorism file must be valid too
-  const source = loaded.path ? `from ${loaded.path}` : "defaults, no file";
-  console.log(`# koan effective configuration (${source})`);
-  console.log(stringify(loaded.config));
-  for (const note of loaded.notes) console.log(`# note: ${note}`);
-  return EXIT.ok;
 }
 
 /**
@@ -133,36 +79,7 @@ async function checkConfig(args: string[]): Promise<number> {
 export async function main(args: string[]): Promise<number> {
   const [first, ...rest] = args;
   try {
-    switch (first) {
-      case "--help":
-      case "-h":
-      case "help":
-        console.log(helpText());
-        return EXIT.ok;
-      case "--version":
-      case "-V":
-        console.log(`koan ${VERSION}`);
-        return EXIT.ok;
-      case "serve":
-        return await serve(rest);
-      case "check-config":
-        return await checkConfig(rest);
-      case "client":
-        return await runClient(rest);
-      case "bench":
-        return await runBench(rest);
-      case "inetd":
-        return await runInetd(rest);
-      case "_worker": // hidden: a worker child of the processes models
-        return await runWorkerProcess(rest);
-      case undefined:
-        return await serve([]);
-      default:
-        if (first.startsWith("-")) return await serve(args);
-        throw new UsageError(
-          `Unknown command "${first}"; see "koan --help"`,
-        );
-    }
+    return await run(first, rest);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError) {
       console.error(`koan: ${error.message}`);

@@ -18,15 +18,9 @@ import {
   SECTIONS,
   type Setting,
 } from "./settings.ts";
+import { ConfigError } from "./error.ts";
 
-/** A configuration problem; the CLI prints its message and exits 2. */
-export class ConfigError extends Error {
-  /** Creates the error; `key` is the dotted path (`listener[0].address`). */
-  constructor(key: string, reason: string) {
-    super(key ? `${key}: ${reason}` : reason);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 /** A listener named on the command line. */
 export interface ListenerFlag {

@@ -6,6 +6,10 @@
  * @module
  */
 import { z } from "zod";
+import {
+  accessFormatProblem,
+  logDestinationProblem,
+} from "./access_variables.ts";
 
 /** One declared setting of type `T`. */
 export interface Setting<T = unknown> {
@@ -73,6 +77,11 @@ const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, {
     error: () => `must be one of ${values.map((v) => `"${v}"`).join(", ")}`,
   });
+
+const destination = z.string().superRefine((value, context) => {
+  const problem = logDestinationProblem(value);
+  if (problem) context.addIssue({ code: "custom", message: problem });
+});
 
 /** Settings of one `[[listener]]` table. */
 export const LISTENER = {
@@ -229,14 +238,27 @@ export const SECTIONS = {
       { flag: "log-format" },
     ),
     file: setting(
-      z.string(),
+      destination,
       "",
-      "log file, reopened on SIGUSR1; empty: stderr",
+      'log file, reopened on SIGUSR1; empty: stderr; "syslog" (/dev/log) or "syslog:/path/to/socket"',
     ),
     access: setting(
       z.boolean(),
       true,
       "one access-log line per connection (Zen, echo) or request (HTTP)",
+    ),
+    access_format: setting(
+      z.string().superRefine((value, context) => {
+        const problem = accessFormatProblem(value);
+        if (problem) context.addIssue({ code: "custom", message: problem });
+      }),
+      "combined",
+      'access lines: "combined" (HTTP; Zen/echo as "koan") | "json" | "koan" | a template with $variables (nginx names)',
+    ),
+    access_file: setting(
+      destination,
+      "",
+      "access log destination; empty: where `file` goes; same forms as `file`",
     ),
   },
   daemon: {

@@ -269,7 +269,7 @@ export class Daemon {
       await this.#removePidFile();
       await this.#notifier?.flush();
       this.#notifier?.close();
-      flushLogs();
+      await flushLogs();
     }
   }
 

@@ -2,7 +2,7 @@
  * The checks a configuration must pass before the daemon starts or a
  * reload is applied, beyond what `config/load.ts` checks per key: the
  * listener list after socket activation, addresses used once, models that
- * can serve an inherited socket, a log file that opens. Everything here
+ * can serve an inherited socket, log files that open. Everything here
  * throws {@linkcode ConfigError}, so a bad reload is refused with one line
  * and the daemon keeps running.
  *
@@ -63,23 +63,37 @@ export function planConfig(
       );
     }
   });
-  checkLogFile(config.log.file);
+  checkLogFiles(config.log);
   return config;
 }
 
 /**
  * Checks that the log file can be opened for appending (creating it).
+ * Stderr (`""`) and syslog (`"syslog"`, `"syslog:/path"`) need no check:
+ * a syslog daemon may start later, and lines that cannot be sent are
+ * counted, not fatal.
  *
- * @throws {ConfigError} for `log.file` when it cannot.
+ * @throws {ConfigError} for `key` when it cannot.
  */
-export function checkLogFile(path: string): void {
-  if (!path) return;
+export function checkLogFile(path: string, key = "log.file"): void {
+  if (!path || path === "syslog" || path.startsWith("syslog:")) return;
   try {
     Deno.openSync(path, { append: true, create: true, write: true }).close();
   } catch (error) {
     throw new ConfigError(
-      "log.file",
+      key,
       `cannot open "${path}": ${(error as Error).message}`,
     );
   }
+}
+
+/**
+ * {@linkcode checkLogFile} for `log.file` and, when access lines are
+ * written, `log.access_file`.
+ *
+ * @throws {ConfigError} naming the key whose file cannot be opened.
+ */
+export function checkLogFiles(log: Config["log"]): void {
+  checkLogFile(log.file);
+  if (log.access) checkLogFile(log.access_file, "log.access_file");
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildConfig, ConfigError } from "../config/load.ts";
-import { checkLogFile, planConfig } from "./plan.ts";
+import { checkLogFile, checkLogFiles, planConfig } from "./plan.ts";
 
 Deno.test("planConfig() refuses two listeners on one address", () => {
   const loaded = buildConfig({
@@ -30,4 +30,17 @@ Deno.test("checkLogFile() names log.file when the file cannot be opened", () => 
       e instanceof ConfigError && /^log\.file: cannot open/.test(e.message),
   );
   checkLogFile("");
+});
+
+Deno.test("checkLogFiles() names log.access_file and leaves syslog alone", () => {
+  const { config } = buildConfig({
+    log: { file: "syslog", access_file: "/nonexistent-dir/access.log" },
+  });
+  assert.throws(
+    () => checkLogFiles(config.log),
+    (e: unknown) =>
+      e instanceof ConfigError &&
+      /^log\.access_file: cannot open "\/nonexistent-dir/.test(e.message),
+  );
+  checkLogFiles({ ...config.log, access_file: "syslog:/nonexistent/log" });
 });

@@ -1,12 +1,13 @@
 /**
  * Scaffolding for the log tests: logging pointed at a temp file for one
  * test, then put back the way a fresh isolate has it (LogTape unconfigured,
- * tag `master`, access lines on), so other tests are not affected.
+ * tag `master`, no access writer), so other tests are not affected.
  *
  * @module
  */
 import { resetSync } from "@logtape/logtape";
 import { flushLogs, type LogSettings, setupLogging } from "./log.ts";
+import { closeAccess } from "./access_log.ts";
 
 /** What a test under {@linkcode withLogFile} gets. */
 export interface LogFile {
@@ -72,11 +73,12 @@ export async function withLogFile(
   }
 }
 
-/** Closes the log file and leaves logging as a fresh isolate has it. */
+/** Closes the log files and leaves logging as a fresh isolate has it. */
 export function resetLogging(): void {
   setupLogging(
     { level: "info", format: "text", file: "", access: true },
     { tag: "master" },
   );
+  closeAccess();
   resetSync();
 }

@@ -1,8 +1,9 @@
 /**
  * Logging on LogTape: leveled lines as text or JSON, every line tagged with
- * the worker id and pid, written to stderr (journald) or a file that SIGUSR1
- * reopens. Lines are batched per event-loop turn so that access logs under
- * load cost one write, not one per line.
+ * the worker id and pid, written to stderr (journald), a file that SIGUSR1
+ * reopens, or syslog. Lines are batched per event-loop turn. The access
+ * log has its own writer (`access_log.ts`), configured, flushed and
+ * reopened from here.
  *
  * @module
  */
@@ -14,13 +15,27 @@ import {
   resetSync,
   type Sink,
 } from "@logtape/logtape";
+import {
+  configureAccess,
+  flushAccess,
+  reopenAccess,
+  settleAccess,
+} from "./access_log.ts";
+import { syslogPath, SyslogSender, syslogSink } from "./syslog.ts";
+
+export { accessEnabled } from "./access_log.ts";
 
 /** Log settings (the `[log]` section). */
 export interface LogSettings {
   level: "debug" | "info" | "warning" | "error";
   format: "text" | "json";
+  /** A file, `""` for stderr, `"syslog"` or `"syslog:/path"`. */
   file: string;
   access: boolean;
+  /** `combined` | `json` | `koan` | a template. @default {"combined"} */
+  access_format?: string;
+  /** Where access lines go; `""`: where {@linkcode LogSettings.file} goes. @default {""} */
+  access_file?: string;
 }
 
 /** Who is writing: `master`, `w3` (worker 3), `inetd`, `client`. */
@@ -28,8 +43,17 @@ let tag = "master";
 
 const encoder = new TextEncoder();
 
+/** Where leveled lines go. */
+interface LevelSink {
+  push(line: string, record: LogRecord): void;
+  flush(): void;
+  reopen(): void;
+  close(): void;
+  settle(): Promise<void>;
+}
+
 /** Buffers lines and writes them in one call per turn; reopens its file on demand. */
-class LineSink {
+class LineSink implements LevelSink {
   #lines: string[] = [];
   #scheduled = false;
   #file: Deno.FsFile | undefined;
@@ -57,7 +81,7 @@ class LineSink {
     this.#open();
   }
 
-  push(line: string): void {
+  push(line: string, _record?: LogRecord): void {
     this.#lines.push(line);
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -90,15 +114,55 @@ class LineSink {
     this.#file?.close();
     this.#file = undefined;
   }
+
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
-let sink: LineSink | undefined;
-let accessOn = true;
+/** One RFC 5424 message per line (facility daemon); sends are asynchronous. */
+class SyslogLevelSink implements LevelSink {
+  #sink: Sink;
+  #sender: SyslogSender;
 
-/** Whether access lines are written (`log.access`); lets callers skip building them. */
-export function accessEnabled(): boolean {
-  return accessOn;
+  constructor(path: string) {
+    let reported = false;
+    this.#sender = new SyslogSender(path, (error) => {
+      if (reported) return;
+      reported = true;
+      // The log cannot report its own failure through itself: one line
+      // on stderr (journald, or the terminal), then the count goes on.
+      try {
+        Deno.stderr.writeSync(encoder.encode(
+          `koan: cannot send log lines to syslog ${path}: ${error.message}\n`,
+        ));
+      } catch {
+        // Any error here: stderr is gone too; nothing is left to tell.
+      }
+    });
+    this.#sink = syslogSink(this.#sender, (record) => lineText(record));
+  }
+
+  push(_line: string, record: LogRecord): void {
+    this.#sink(record);
+  }
+
+  flush(): void {}
+
+  reopen(): void {}
+
+  close(): void {
+    this.#sender.close();
+  }
+
+  settle(): Promise<void> {
+    return this.#sender.settle();
+  }
 }
+
+let sink: LevelSink | undefined;
+/** MSG of a leveled syslog message, in the configured format. */
+let lineText: (record: LogRecord) => string = (record) => renderMessage(record);
 
 function renderMessage(record: LogRecord): string {
   let text = "";
@@ -130,6 +194,11 @@ function textLine(record: LogRecord): string {
   } [${tag} ${Deno.pid}] ${category}: ${renderMessage(record)}\n`;
 }
 
+/** A syslog MSG: the syslog header has the time, level and pid already. */
+function syslogText(record: LogRecord): string {
+  return `[${tag}] ${record.category.join(".")}: ${renderMessage(record)}`;
+}
+
 function jsonLine(record: LogRecord): string {
   return JSON.stringify({
     time: new Date(record.timestamp).toISOString(),
@@ -157,36 +226,48 @@ export function setupLogging(
   options: SetupOptions = {},
 ): void {
   tag = options.tag ?? tag;
-  accessOn = settings.access;
   sink?.close();
-  sink = new LineSink(settings.file);
+  const socket = syslogPath(settings.file);
+  sink = socket === undefined
+    ? new LineSink(settings.file)
+    : new SyslogLevelSink(socket);
   const current = sink;
-  const format = settings.format === "json" ? jsonLine : textLine;
-  const write: Sink = (record) => current.push(format(record));
+  const json = settings.format === "json";
+  const format = json ? jsonLine : textLine;
+  lineText = json ? (record) => format(record).slice(0, -1) : syslogText;
+  const write: Sink = socket === undefined
+    ? (record) => current.push(format(record), record)
+    : (record) => current.push("", record);
   resetSync();
   configureSync({
     sinks: { main: write },
     loggers: [
       { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
       { category: ["koan"], sinks: ["main"], lowestLevel: settings.level },
-      {
-        category: ["koan", "access"],
-        sinks: settings.access ? ["main"] : [],
-        lowestLevel: "info",
-        parentSinks: "override",
-      },
     ],
+  });
+  configureAccess(settings, {
+    tag,
+    onError: (message) => log("log").error(message),
   });
 }
 
-/** Reopens the log file (SIGUSR1). */
+/** Reopens the log files (SIGUSR1), writing out what was buffered first. */
 export function reopenLogs(): void {
   sink?.reopen();
+  reopenAccess();
 }
 
-/** Writes buffered lines now; call before exiting. */
-export function flushLogs(): void {
+/**
+ * Writes buffered lines now (leveled and access); call before exiting.
+ * Lines to files and stderr are written when it returns; the promise
+ * resolves once syslog messages have left too (1 s at most): await it
+ * where the process or thread is about to end.
+ */
+export function flushLogs(): Promise<void> {
   sink?.flush();
+  flushAccess();
+  return Promise.all([sink?.settle(), settleAccess()]).then(() => {});
 }
 
 /** A logger under the `koan` category: `log("net").info(...)`. */

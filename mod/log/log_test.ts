@@ -7,6 +7,7 @@ import {
   setupLogging,
 } from "./log.ts";
 import { withLogFile } from "./_testing.ts";
+import { type AccessRecord, writeAccess } from "./access_log.ts";
 
 const PID = Deno.pid;
 
@@ -73,10 +74,20 @@ Deno.test("setupLogging() at level debug writes debug lines", async () => {
   });
 });
 
+const ZEN: AccessRecord = {
+  protocol: "zen",
+  peer: "10.0.0.1:4242",
+  bytesIn: 1,
+  bytesOut: 2,
+  durationMs: 0,
+  outcome: "closed normally",
+  requests: 1,
+};
+
 Deno.test("setupLogging() with access = false writes no access lines but the others", async () => {
   await withLogFile({ access: false }, (file) => {
     assert.equal(accessEnabled(), false);
-    log("access").info("10.0.0.1:4242 zen in=1 out=2");
+    writeAccess(ZEN);
     log("daemon").info("stopped");
     assert.deepEqual(file.lines(), [
       `INFO  [master ${PID}] koan.daemon: stopped`,
@@ -87,10 +98,10 @@ Deno.test("setupLogging() with access = false writes no access lines but the oth
 Deno.test("setupLogging() with access = true writes access lines even at level warning", async () => {
   await withLogFile({ level: "warning" }, (file) => {
     assert.equal(accessEnabled(), true);
-    log("access").info("10.0.0.1:4242 zen");
+    writeAccess(ZEN);
     log("daemon").info("dropped");
     assert.deepEqual(file.lines(), [
-      `INFO  [master ${PID}] koan.access: 10.0.0.1:4242 zen`,
+      `INFO  [master ${PID}] koan.access: 10.0.0.1:4242 zen in=1 out=2 requests=1 ms=0 closed normally`,
     ]);
   });
 });

@@ -1,11 +1,21 @@
 /**
  * Logging: the leveled log (`log.ts`, LogTape; text or JSON lines tagged
- * with worker and pid, file reopen) and the access log (`access_log.ts`,
- * one protocol-neutral {@linkcode AccessRecord} per connection or request).
+ * with worker and pid, to stderr, a file with reopen, or syslog) and the
+ * access log (`access_log.ts`, one protocol-neutral
+ * {@linkcode AccessRecord} per connection or request, written by its own
+ * buffered writer in a format compiled once: `access_format.ts`).
+ * `destination.ts` (file, stderr, syslog), `syslog.ts` (RFC 5424),
+ * `line_buffer.ts` and `time_cache.ts` serve both.
  *
  * Bottom layer: imports nothing of koan's outside `log/`.
  *
  * @module
  */
 export { flushLogs, log, reopenLogs, setupLogging } from "./log.ts";
-export { type AccessRecord, writeAccess } from "./access_log.ts";
+export {
+  accessHeaderNames,
+  type AccessHeaders,
+  type AccessRecord,
+  writeAccess,
+} from "./access_log.ts";
+export { compileAccessFormat } from "./access_format.ts";

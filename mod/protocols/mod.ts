@@ -1,6 +1,7 @@
 /**
  * Pure protocol code — Zen (`zen/`), HTTP/1.1 (`http/`) and echo — behind
- * the handler contract (`contract.ts`) and one registry (`registry.ts`).
+ * the handler contract (`contract.ts`) and one registry (`registry.ts`;
+ * `load.ts` imports a single protocol on demand, for `koan inetd`).
  * Zen and echo share one read loop (`read_loop.ts`). No `Deno.*`: bytes,
  * files and clocks arrive through the contract's interfaces.
  *
@@ -16,4 +17,5 @@ export type {
   ProtocolName,
   Transport,
 } from "./contract.ts";
+export { loadProtocol } from "./load.ts";
 export { protocolFor, PROTOCOLS } from "./registry.ts";

@@ -1,6 +1,8 @@
 /**
  * Protocol name → implementation. Models and the daemon look protocols up
- * here and nowhere else.
+ * here and nowhere else. Importing this table loads every protocol; `koan
+ * inetd`, which serves one, imports just that one with `loadProtocol`
+ * (`load.ts`).
  *
  * @module
  */

@@ -1,8 +1,8 @@
 /**
  * Small things every layer may use: one timer wheel for every deadline
  * (`deadline.ts`), how koan starts itself again (`self_command.ts`), the
- * usage error (`usage.ts`), the version (`version.ts`), and error checks
- * for catch blocks (`errors.ts`).
+ * usage error (`usage.ts`), the exit codes (`exit.ts`), the version
+ * (`version.ts`), and error checks for catch blocks (`errors.ts`).
  *
  * Bottom layer: imports nothing of koan's outside `util/`.
  *
@@ -16,6 +16,7 @@ export {
   ignoringAsync,
   isOneOf,
 } from "./errors.ts";
+export { EXIT } from "./exit.ts";
 export { selfCommand } from "./self_command.ts";
 export { UsageError } from "./usage.ts";
 export { VERSION } from "./version.ts";

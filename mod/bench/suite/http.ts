@@ -1,31 +1,51 @@
 /**
- * HTTP benchmark (issue 3): koan's own HTTP/1.1 stack on the `async` model
- * against a `Deno.serve` hello world in the same run, driven by `wrk`
- * (Debian's package): keep-alive `GET /` with 50 connections, then the
- * same with 16 requests pipelined per write (`mod/bench/suite/pipeline.lua`).
+ * HTTP benchmark (issues 3 and 13), driven by `wrk` (Debian's package):
+ * `GET /` "Hello, world!" over 50 keep-alive connections, four servers in
+ * the same run:
  *
- * Both servers run with logging off and, where `taskset` and two CPUs
- * exist, pinned to CPU 0 with wrk on CPU 1, so the two sides do not fight
- * over cores; runs alternate between the servers and the median is kept.
- * Besides requests per second, each row gives the server's CPU time per
- * response (from /proc): on a machine shared with other work, throughput
- * swings with the neighbours while CPU per request stays put.
+ * - nginx, one worker, access log to a file in its default combined format
+ *   (`nginx.ts`);
+ * - koan as shipped: the default config (access log on) with the log going
+ *   to a file (also `[log] access_file` when this koan has it);
+ * - koan with the access log off;
+ * - a `Deno.serve` hello world (`baseline_deno_serve.ts`).
+ *
+ * Then koan (access log off) against `Deno.serve` again with 16 requests
+ * pipelined per write (`pipeline.lua`).
+ *
+ * Every server runs on CPU 0 and wrk on CPU 1, where `taskset` and two
+ * CPUs exist, so the two sides do not fight over a core. Each round runs
+ * every server once, forwards then backwards in turn, so the servers
+ * compared stand next to each other in time; a ratio is taken per round,
+ * and min and median over the rounds are reported. Besides requests per
+ * second, each row gives the server's CPU time per response (from /proc,
+ * nginx's worker included): on a shared machine throughput swings with
+ * the neighbours while CPU per request stays put.
  *
  * Usage: deno run --allow-net --allow-read --allow-write --allow-env
- * --allow-run --allow-sys mod/bench/suite/http.ts [--seconds N] [--connections N]
+ * --allow-run --allow-sys mod/bench/suite/http.ts [--seconds N] [--rounds N]
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { freePort } from "../../net/free_port.ts";
-import { isOneOf } from "../../util/errors.ts";
 import { type BenchServer, spawnKoan, spawnServer } from "../spawn_daemon.ts";
+import {
+  canPin,
+  cpuTimeUs,
+  hasCommand,
+  onCpu,
+  pinToServerCpu,
+} from "./_host.ts";
+import { acceptsAccessFile, koanToml } from "./_koan.ts";
+import { startNginx } from "./nginx.ts";
+import { stats } from "./summary.ts";
 
-/** One measured configuration. */
+/** One server under one workload, medians over the rounds. */
 export interface Row {
   /** What ran: server and workload. */
   name: string;
-  /** Requests (responses) per second, median of the rounds. */
+  /** Requests (responses) per second. */
   rps: number;
   /** Median latency in ms, if wrk reported it (per batch when pipelined). */
   p50Ms?: number;
@@ -33,28 +53,56 @@ export interface Row {
   p99Ms?: number;
   /** Socket errors, timeouts and non-2xx responses over all rounds. */
   errors: number;
-  /**
-   * Server CPU time (user + system, from /proc) per response in µs, median
-   * of the rounds: steadier than rps when other work shares the machine.
-   */
+  /** Server CPU time (user + system) per response, µs. */
   cpuUsPerRequest?: number;
+}
+
+/** The comparisons, one ratio of requests per second per round each. */
+export interface HttpRatios {
+  /** koan as shipped (access log to a file) / nginx (the same), keep-alive. */
+  koanDefaultVsNginx: number[];
+  /** koan with the access log off / Deno.serve, keep-alive. */
+  koanOffVsDenoServe: number[];
+  /** koan access log on / off, keep-alive: 1 - this is the log's cost. */
+  accessOnVsOff: number[];
+  /** koan access log off / Deno.serve, pipelined. */
+  pipelinedKoanOffVsDenoServe: number[];
+}
+
+/** What {@linkcode benchHttp} measured. */
+export interface HttpResult {
+  rows: Row[];
+  ratios: HttpRatios;
+  /**
+   * The same pairs by CPU time per response, the peer's over koan's (1 =
+   * as cheap): steadier than requests per second on a shared machine.
+   * Empty lists off Linux.
+   */
+  cpuRatios: HttpRatios;
+  /** Whether koan took `[log] access_file` (else its access lines went to `[log] file`). */
+  accessFile: boolean;
+  /** Bytes of access log written over the run: proof both sides logged. */
+  accessLogBytes: { nginx: number; koan: number };
 }
 
 /** Options for {@linkcode benchHttp}. */
 export interface HttpBenchOptions {
   /** Seconds per measured run. */
   seconds: number;
-  /** wrk connections. */
-  connections: number;
-  /** Alternating rounds per server and workload. @default {3} */
+  /** wrk connections. @default {50} */
+  connections?: number;
+  /** wrk threads. @default {2} */
+  threads?: number;
+  /** Rounds; each runs every server once. @default {3} */
   rounds?: number;
   /** Requests per write in the pipelined runs. @default {16} */
   depth?: number;
+  /** Called before each round, for a progress line. */
+  onProgress?: (message: string) => void;
 }
 
 const WRK = "/usr/bin/wrk";
 const PIPELINE = new URL("./pipeline.lua", import.meta.url).pathname;
-const QUIET = '[log]\naccess = false\nlevel = "warning"\n';
 
 interface WrkResult {
   rps: number;
@@ -99,78 +147,30 @@ export function parseWrk(text: string): WrkResult {
   return result;
 }
 
-/**
- * CPU time (user + system) of `pid` in µs, from /proc; undefined off
- * Linux. Read through `cat`: Deno grants another process's /proc entries
- * only with --allow-all, which benchmarks do not take.
- */
-async function cpuTimeUs(pid: number): Promise<number | undefined> {
-  try {
-    const output = await new Deno.Command("cat", {
-      args: [`/proc/${pid}/stat`],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (!output.success) return undefined;
-    const stat = new TextDecoder().decode(output.stdout);
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    // utime and stime are fields 14 and 15, in clock ticks (100 a second
-    // on every Linux koan runs on; USER_HZ is fixed in the kernel ABI).
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
-  } catch (error) {
-    // No `cat` here (NotFound), or not allowed to run it.
-    if (!isOneOf(error, NOT_THERE)) throw error;
-    return undefined;
-  }
+interface WrkRun {
+  port: number;
+  seconds: number;
+  connections: number;
+  threads: number;
+  /** The server, for its CPU time. */
+  pid?: number;
+  depth?: number | undefined;
 }
 
-/** What running or looking at a program throws when it is not there for us. */
-const NOT_THERE = [
-  Deno.errors.NotFound,
-  Deno.errors.NotADirectory,
-  Deno.errors.PermissionDenied,
-  Deno.errors.NotCapable,
-];
-
-async function hasCommand(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch (error) {
-    if (!isOneOf(error, NOT_THERE)) throw error;
-    return false;
-  }
-}
-
-/** Pins every thread of `pid` to CPU 0, when possible; returns whether it did. */
-async function pin(pid: number, pinning: boolean): Promise<void> {
-  if (!pinning) return;
-  await new Deno.Command("taskset", {
-    args: ["-a", "-c", "-p", "0", String(pid)],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-}
-
-async function wrk(
-  options: { port: number; seconds: number; connections: number; pid?: number },
-  extra: { pinning: boolean; depth?: number },
-): Promise<WrkResult> {
-  const cpuBefore = options.pid === undefined
+async function wrk(run: WrkRun, pinning: boolean): Promise<WrkResult> {
+  const cpuBefore = run.pid === undefined
     ? undefined
-    : await cpuTimeUs(options.pid);
-  const wrkArgs = [
-    "-t1",
-    `-c${options.connections}`,
-    `-d${options.seconds}s`,
+    : await cpuTimeUs(run.pid);
+  const { command, args } = onCpu(pinning, 1, WRK, [
+    `-t${run.threads}`,
+    `-c${run.connections}`,
+    `-d${run.seconds}s`,
     "--latency",
-    ...(extra.depth ? ["-s", PIPELINE] : []),
-    `http://127.0.0.1:${options.port}/`,
-    ...(extra.depth ? ["--", String(extra.depth)] : []),
-  ];
-  const command = extra.pinning
-    ? new Deno.Command("taskset", { args: ["-c", "1", WRK, ...wrkArgs] })
-    : new Deno.Command(WRK, { args: wrkArgs });
-  const output = await command.output();
+    ...(run.depth ? ["-s", PIPELINE] : []),
+    `http://127.0.0.1:${run.port}/`,
+    ...(run.depth ? ["--", String(run.depth)] : []),
+  ]);
+  const output = await new Deno.Command(command, { args }).output();
   const text = new TextDecoder().decode(output.stdout);
   if (!output.success) {
     throw new Error(
@@ -178,21 +178,15 @@ async function wrk(
     );
   }
   const result = parseWrk(text);
-  const cpuAfter = options.pid === undefined
-    ? undefined
-    : await cpuTimeUs(options.pid);
+  const cpuAfter = run.pid === undefined ? undefined : await cpuTimeUs(run.pid);
   if (cpuBefore !== undefined && cpuAfter !== undefined && result.requests) {
     result.cpuUsPerRequest = (cpuAfter - cpuBefore) / result.requests;
   }
   return result;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 function summarize(name: string, runs: WrkResult[]): Row {
+  const median = (values: number[]) => stats(values).median;
   const row: Row = {
     name,
     rps: median(runs.map((r) => r.rps)),
@@ -209,98 +203,153 @@ function summarize(name: string, runs: WrkResult[]): Row {
   return row;
 }
 
+async function size(path: string): Promise<number> {
+  return await Deno.stat(path).then((info) => info.size).catch(
+    // Never written (NotFound): nothing was logged there.
+    () => 0,
+  );
+}
+
+type Side = "nginx" | "koanDefault" | "koanOff" | "denoServe";
+
+const LABELS: Record<Side, string> = {
+  nginx: "nginx, access log to a file",
+  koanDefault: "koan, default config (access log to a file)",
+  koanOff: "koan, access log off",
+  denoServe: "Deno.serve hello world",
+};
+
 /**
- * Runs the HTTP comparison and returns one row per server and workload,
- * baseline first, plus the koan/Deno.serve ratios as rows of their own:
- * `rps` holds the throughput ratio, `cpuUsPerRequest` the efficiency ratio
- * (Deno.serve's CPU per response over koan's; 1 = as cheap).
+ * Runs the HTTP comparisons: rows per server and workload and the
+ * per-round ratios.
  *
- * @throws {Error} when wrk is not installed.
+ * @throws {Error} when wrk or nginx is not installed.
  */
-export async function benchHttp(opts: HttpBenchOptions): Promise<Row[]> {
+export async function benchHttp(opts: HttpBenchOptions): Promise<HttpResult> {
   if (!await hasCommand(WRK)) {
     throw new Error(`${WRK} not found: install Debian's "wrk" package`);
   }
   const rounds = opts.rounds ?? 3;
   const depth = opts.depth ?? 16;
-  const pinning = navigator.hardwareConcurrency >= 2 &&
-    await hasCommand("/usr/bin/taskset");
+  const load = {
+    seconds: opts.seconds,
+    connections: opts.connections ?? 50,
+    threads: opts.threads ?? 2,
+  };
+  const pinning = await canPin();
+  const dir = await Deno.makeTempDir({ prefix: "koan-bench-http-" });
+  const accessFile = await acceptsAccessFile(dir);
+  const koanAccessLog = accessFile
+    ? `${dir}/koan-access.log`
+    : `${dir}/koan.log`;
   const servers: BenchServer[] = [];
   try {
-    const basePort = freePort();
+    const ports = {} as Record<Side, number>;
+    const pids = {} as Record<Side, number>;
+    ports.nginx = freePort();
+    const nginxDir = `${dir}/nginx`;
+    await Deno.mkdir(nginxDir);
+    const nginx = await startNginx({
+      port: ports.nginx,
+      dir: nginxDir,
+      pinning,
+    });
+    servers.push(nginx);
+    pids.nginx = nginx.pid;
+    ports.denoServe = freePort();
     servers.push(
       await spawnServer(
         "mod/bench/suite/baseline_deno_serve.ts",
-        [String(basePort)],
-        basePort,
+        [String(ports.denoServe)],
+        ports.denoServe,
         ["--allow-net"],
       ),
     );
-    const koanPort = freePort();
-    servers.push(
-      await spawnKoan(QUIET, [
-        "--http",
-        `127.0.0.1:${koanPort}`,
-        "--model",
-        "async",
-      ], koanPort),
-    );
-    for (const server of servers) await pin(server.pid, pinning);
-    const sides = [
-      ["Deno.serve", basePort, servers[0]!.pid],
-      ["koan async", koanPort, servers[1]!.pid],
-    ] as const;
-    const workloads = [["keep-alive", undefined], [
-      `pipelined x${depth}`,
-      depth,
-    ]] as const;
-    const runs = new Map<string, WrkResult[]>();
-    for (const [, port] of sides) {
-      // Warm the JIT on both sides before anything counts.
-      await wrk({ port, seconds: 1, connections: opts.connections }, {
-        pinning,
+    pids.denoServe = servers.at(-1)!.pid;
+    for (const side of ["koanDefault", "koanOff"] as const) {
+      ports[side] = freePort();
+      const toml = koanToml({
+        protocol: "http",
+        port: ports[side],
+        logFile: `${dir}/${side === "koanOff" ? "koan-off" : "koan"}.log`,
+        access: side === "koanDefault",
+        accessFile: side === "koanDefault" && accessFile
+          ? koanAccessLog
+          : undefined,
       });
+      servers.push(await spawnKoan(toml, [], ports[side]));
+      pids[side] = servers.at(-1)!.pid;
     }
-    for (const [workload, pipelineDepth] of workloads) {
+    for (const side of ["denoServe", "koanDefault", "koanOff"] as const) {
+      await pinToServerCpu(pids[side], pinning);
+    }
+    // Warm the JIT on every side before anything counts.
+    for (const side of Object.keys(LABELS) as Side[]) {
+      await wrk({ ...load, seconds: 1, port: ports[side] }, pinning);
+    }
+    const measure = async (sides: Side[], depth?: number) => {
+      const runs = Object.fromEntries(sides.map((s) => [s, [] as WrkResult[]]));
       for (let round = 0; round < rounds; round++) {
-        // Alternate which side goes first so drift hits both alike.
+        opts.onProgress?.(
+          `${depth ? `pipelined x${depth}` : "keep-alive"}, round ${
+            round + 1
+          }/${rounds}`,
+        );
         const order = round % 2 === 0 ? sides : [...sides].reverse();
-        for (const [side, port, pid] of order) {
-          const key = `${side}, ${workload}`;
-          const result = await wrk(
-            { port, seconds: opts.seconds, connections: opts.connections, pid },
-            pipelineDepth === undefined
-              ? { pinning }
-              : { pinning, depth: pipelineDepth },
+        for (const side of order) {
+          runs[side]!.push(
+            await wrk(
+              { ...load, port: ports[side], pid: pids[side], depth },
+              pinning,
+            ),
           );
-          runs.set(key, [...(runs.get(key) ?? []), result]);
         }
       }
-    }
+      return runs as Record<Side, WrkResult[]>;
+    };
+    const keepAlive = await measure([
+      "nginx",
+      "koanDefault",
+      "koanOff",
+      "denoServe",
+    ]);
+    const pipelined = await measure(["koanOff", "denoServe"], depth);
+    const ratio = (runs: Record<Side, WrkResult[]>, a: Side, b: Side) =>
+      runs[a].map((run, i) => run.rps / runs[b][i]!.rps);
+    const cpuRatio = (runs: Record<Side, WrkResult[]>, a: Side, b: Side) =>
+      runs[a].flatMap((run, i) => {
+        const mine = run.cpuUsPerRequest;
+        const theirs = runs[b][i]!.cpuUsPerRequest;
+        return mine && theirs ? [theirs / mine] : [];
+      });
+    const pairs = (measure: typeof ratio): HttpRatios => ({
+      koanDefaultVsNginx: measure(keepAlive, "koanDefault", "nginx"),
+      koanOffVsDenoServe: measure(keepAlive, "koanOff", "denoServe"),
+      accessOnVsOff: measure(keepAlive, "koanDefault", "koanOff"),
+      pipelinedKoanOffVsDenoServe: measure(pipelined, "koanOff", "denoServe"),
+    });
     const rows: Row[] = [];
-    for (const [workload] of workloads) {
-      const base = summarize(
-        `Deno.serve, ${workload}`,
-        runs.get(`Deno.serve, ${workload}`)!,
-      );
-      const koan = summarize(
-        `koan async, ${workload}`,
-        runs.get(`koan async, ${workload}`)!,
-      );
-      const ratio: Row = {
-        name: `ratio koan/Deno.serve, ${workload}`,
-        rps: koan.rps / base.rps,
-        errors: 0,
-      };
-      if (koan.cpuUsPerRequest && base.cpuUsPerRequest) {
-        // Requests per CPU-second, koan over Deno.serve.
-        ratio.cpuUsPerRequest = base.cpuUsPerRequest / koan.cpuUsPerRequest;
-      }
-      rows.push(base, koan, ratio);
+    for (const [side, runs] of Object.entries(keepAlive)) {
+      rows.push(summarize(`${LABELS[side as Side]}, keep-alive`, runs));
     }
-    return rows;
+    for (const [side, runs] of Object.entries(pipelined)) {
+      rows.push(
+        summarize(`${LABELS[side as Side]}, pipelined x${depth}`, runs),
+      );
+    }
+    return {
+      rows,
+      ratios: pairs(ratio),
+      cpuRatios: pairs(cpuRatio),
+      accessFile,
+      accessLogBytes: {
+        nginx: await size(nginx.accessLog),
+        koan: await size(koanAccessLog),
+      },
+    };
   } finally {
     for (const server of servers) await server.stop();
+    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -313,22 +362,17 @@ if (import.meta.main) {
       rounds: { type: "string", default: "3" },
     },
   });
-  const rows = await benchHttp({
+  const result = await benchHttp({
     seconds: Number(values.seconds),
     connections: Number(values.connections),
     rounds: Number(values.rounds),
+    onProgress: (message) => console.error(message),
   });
-  console.table(rows.map((row) => {
-    const ratio = row.name.startsWith("ratio");
-    const cpu = row.cpuUsPerRequest;
-    return {
-      ...row,
-      rps: ratio ? `${row.rps.toFixed(2)}x` : Math.round(row.rps),
-      cpuUsPerRequest: cpu === undefined
-        ? undefined
-        : ratio
-        ? `${cpu.toFixed(2)}x`
-        : Number(cpu.toFixed(2)),
-    };
-  }));
+  console.table(result.rows);
+  for (const [name, ratios] of Object.entries(result.ratios)) {
+    const { min, median } = stats(ratios);
+    console.log(
+      `${name}: min ${min.toFixed(2)}x, median ${median.toFixed(2)}x`,
+    );
+  }
 }

@@ -21,6 +21,48 @@ export interface ChildNeeds {
   read: string[];
   /** Paths it writes (log file). */
   write: string[];
+  /**
+   * It sends log lines to syslog: Deno sends datagrams only from a bound
+   * socket, bound in Linux's abstract namespace, which takes `--allow-net`
+   * outright (a scoped flag cannot name it).
+   */
+  syslog?: boolean;
+}
+
+/** The `[log]` settings {@linkcode logNeeds} reads. */
+export interface LogDestinations {
+  file: string;
+  access: boolean;
+  access_file: string;
+}
+
+/**
+ * What a child's logging touches: the log file and the access file
+ * (read and write: appended to), the syslog socket named by
+ * `syslog`/`syslog:/path` (written: sent to).
+ *
+ * @example Usage
+ * ```ts
+ * import { logNeeds } from "./spawn.ts";
+ * const needs = logNeeds({ file: "/var/log/koan.log", access: true, access_file: "syslog" });
+ * if (!needs.syslog || !needs.write.includes("/dev/log")) throw new Error();
+ * ```
+ */
+export function logNeeds(
+  log: LogDestinations,
+): { read: string[]; write: string[]; syslog: boolean } {
+  const needs = { read: [] as string[], write: [] as string[], syslog: false };
+  for (const spec of [log.file, log.access ? log.access_file : ""]) {
+    if (spec === "") continue;
+    if (spec === "syslog" || spec.startsWith("syslog:")) {
+      needs.syslog = true;
+      needs.write.push(spec === "syslog" ? "/dev/log" : spec.slice(7));
+      continue;
+    }
+    needs.read.push(spec);
+    needs.write.push(spec);
+  }
+  return needs;
 }
 
 const SYS_KINDS = [
@@ -68,6 +110,9 @@ function flag(name: string, items: string[]): string[] {
  */
 export function permissionFlags(needs: ChildNeeds): string[] {
   const flags: string[] = [];
+  if (needs.syslog && needs.net.length === 0 && granted({ name: "net" })) {
+    flags.push("--allow-net");
+  }
   for (const name of ["net", "read", "write"] as const) {
     if (needs[name].length === 0) continue;
     if (granted({ name })) {

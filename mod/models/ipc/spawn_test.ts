@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 
+import { logNeeds } from "./spawn.ts";
+
 const SPAWN = new URL("./spawn.ts", import.meta.url).href;
 
 /** Runs permissionFlags(needs) in a Deno started with `flags`. */
@@ -53,4 +55,28 @@ Deno.test("permissionFlags() narrows partial grants to what the child needs", as
 Deno.test("permissionFlags() never passes -A, run or ffi", async () => {
   const flags = await flagsUnder(["-A"], { net: [], read: [], write: [] });
   assert.deepEqual(flags, ["--allow-env", "--allow-sys"]);
+});
+
+Deno.test("permissionFlags() gives a child that logs to syslog the network it binds in", async () => {
+  const needs = logNeeds({
+    file: "/var/log/koan.log",
+    access: true,
+    access_file: "syslog:/run/log.sock",
+  });
+  assert.deepEqual(needs, {
+    read: ["/var/log/koan.log"],
+    write: ["/var/log/koan.log", "/run/log.sock"],
+    syslog: true,
+  });
+  const flags = await flagsUnder(["--allow-net", "--allow-write"], {
+    net: [],
+    ...needs,
+  });
+  assert.deepEqual(flags, ["--allow-net", "--allow-write"]);
+  const files = logNeeds({ file: "", access: false, access_file: "/a.log" });
+  assert.deepEqual(files, { read: [], write: [], syslog: false });
+  assert.deepEqual(
+    await flagsUnder(["--allow-net"], { net: [], ...files }),
+    [],
+  );
 });

@@ -30,6 +30,7 @@ import { toWire, type WireGeneration } from "../ipc/messages.ts";
 import {
   type ChildCommand,
   type ChildNeeds,
+  logNeeds,
   workerCommand,
 } from "../ipc/spawn.ts";
 
@@ -42,13 +43,18 @@ let connections = 0;
 /** Children alive, with their frame sender, for SIGUSR1. */
 const live = new Map<Deno.ChildProcess, () => void>();
 
-/** What a relay child touches: the docroot and the log file, never the network. */
+/**
+ * What a relay child touches: the docroot and the log files, never the
+ * network (but for syslog's datagram socket, see {@linkcode logNeeds}).
+ */
 export function relayNeeds(generation: Generation): ChildNeeds {
   const { http, log: logConfig } = generation.config;
+  const logs = logNeeds(logConfig);
   return {
     net: [],
-    read: [http.docroot, logConfig.file].filter((path) => path !== ""),
-    write: [logConfig.file].filter((path) => path !== ""),
+    read: [http.docroot, ...logs.read].filter((path) => path !== ""),
+    write: logs.write,
+    syslog: logs.syslog,
   };
 }
 

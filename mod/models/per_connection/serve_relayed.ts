@@ -50,6 +50,6 @@ export async function serveRelayed(
     });
   } finally {
     transport.close();
-    flushLogs();
+    await flushLogs();
   }
 }

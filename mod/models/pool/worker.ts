@@ -166,7 +166,7 @@ export class PoolWorker {
       this.#state.draining = true;
       const forced = await this.#running.drain(timeoutMs);
       clearInterval(this.#beat);
-      flushLogs();
+      await flushLogs();
       return forced;
     })();
     return this.#drained;

@@ -241,6 +241,6 @@ export async function runPoolChild(): Promise<number> {
       channel.close(),
       new Promise((resolve) => setTimeout(resolve, 1000)),
     ]);
-    flushLogs();
+    await flushLogs();
   }
 }

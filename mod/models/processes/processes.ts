@@ -61,17 +61,24 @@ import {
   type WorkerExit,
   workerInit,
 } from "../pool/supervisor.ts";
-import { type ChildNeeds, netNeed, workerCommand } from "../ipc/spawn.ts";
+import {
+  type ChildNeeds,
+  logNeeds,
+  netNeed,
+  workerCommand,
+} from "../ipc/spawn.ts";
 import { poolSocket } from "../pool/shared_socket.ts";
 
 /** What a pool child touches: its address, the docroot and the log file. */
 function poolNeeds(context: ModelContext, generation: Generation): ChildNeeds {
   const { http, log: logConfig } = generation.config;
   const { hostname, port } = context.spec.address;
+  const logs = logNeeds(logConfig);
   return {
     net: [netNeed(hostname, port)],
-    read: [http.docroot, logConfig.file].filter((path) => path !== ""),
-    write: [logConfig.file].filter((path) => path !== ""),
+    read: [http.docroot, ...logs.read].filter((path) => path !== ""),
+    write: logs.write,
+    syslog: logs.syslog,
   };
 }
 

@@ -23,6 +23,7 @@ import {
   type Transport,
 } from "../contract.ts";
 import { type Deadline, deadlines } from "../../util/deadline.ts";
+import { captureHeaders } from "./access_headers.ts";
 import { type BodySink, ChunkedDecoder } from "./chunked.ts";
 import type { FileSource } from "./file_source.ts";
 import type { ParserLimits } from "./parser.ts";
@@ -56,6 +57,8 @@ export interface ConnectionSettings {
   routes: RouteTable;
   /** The document root, if any. */
   files: FileSource | undefined;
+  /** Request headers the access log prints, captured per request. @default {[]} */
+  accessHeaders?: readonly string[];
 }
 
 /** What a pending read waits for. */
@@ -85,6 +88,9 @@ const INITIAL_BUFFER = 4 * 1024;
 const encoder = new TextEncoder();
 const CONTINUE = encoder.encode("HTTP/1.1 100 Continue\r\n\r\n");
 const EMPTY = new Uint8Array(0);
+const NO_HEADERS: readonly string[] = [];
+/** The request line's version, for the access log's `$request`. */
+const VERSIONS = ["HTTP/1.0", "HTTP/1.1"];
 
 /** The exchange cannot go on (peer gone, timeout, file shrank); close without a reply. */
 class Gone extends Error {
@@ -156,6 +162,9 @@ export class HttpConnection implements RouteContext {
   #pending: (AccessRecord | undefined)[] = [];
   #pendingCount = 0;
   #request: HttpRequest | undefined;
+  /** The current request's headers for the access log (only those it prints). */
+  #requestHeaders: AccessRecord["headers"];
+  #accessHeaders: readonly string[];
   #requestAt = 0;
   #bodyPending = false;
   #bodyBytes = 0;
@@ -192,6 +201,7 @@ export class HttpConnection implements RouteContext {
     };
     const { limits } = options.settings;
     this.#parser = new RequestParser(limits);
+    this.#accessHeaders = options.settings.accessHeaders ?? NO_HEADERS;
     this.#maxBuffer = limits.maxRequestLine + limits.maxHeaderBytes + 64;
     this.#deadline = deadlines.create(() => this.#expire());
     this.#minTimeoutMs = Math.min(
@@ -234,6 +244,14 @@ export class HttpConnection implements RouteContext {
         if (length < 0) break;
         this.#requestAt = this.#headAt;
         const request = parser.parse(this.#buf, this.#start, length);
+        if (this.#accessHeaders.length > 0) {
+          this.#requestHeaders = captureHeaders(
+            this.#buf,
+            this.#start,
+            this.#start + length,
+            this.#accessHeaders,
+          );
+        }
         this.#start += length;
         served = true;
         let keep = this.#serveRequest(request);
@@ -266,7 +284,13 @@ export class HttpConnection implements RouteContext {
   #ended(kind: number): void {
     if (this.#timedOut === IDLE || kind === IDLE) return;
     if (this.#timedOut !== NOT_WAITING) {
-      this.#record(408, REQUEST_TIMEOUT.length, "header timeout");
+      this.#record(
+        408,
+        REQUEST_TIMEOUT.length,
+        "header timeout",
+        undefined,
+        REQUEST_TIMEOUT_BODY,
+      );
     } else if (kind === HEAD) {
       // nginx logs this as 400 too: bytes came, no request did.
       this.#record(400, 0, "sent a partial request then closed");
@@ -345,8 +369,13 @@ export class HttpConnection implements RouteContext {
         : this.#draining && request.keepAlive
         ? "draining"
         : "closed normally",
+      undefined,
+      request.method === "HEAD" || reply.status === 204 || reply.status === 304
+        ? 0
+        : reply.file?.length ?? reply.body?.length ?? 0,
     );
     this.#request = undefined;
+    this.#requestHeaders = undefined;
     this.#bodyBytes = 0;
     if (keep && this.#out.length > FLUSH_AT) return this.#flush();
     return keep;
@@ -439,12 +468,16 @@ export class HttpConnection implements RouteContext {
     return sent + out.length - mark;
   }
 
-  /** Queues the access record for a response; written once the bytes are. */
+  /**
+   * Queues the access record for a response; written once the bytes are.
+   * `bodyBytes`: the part of `bytesOut` after the head (`$body_bytes_sent`).
+   */
   #record(
     status: number,
     bytesOut: number,
     outcome: string,
     refused?: HttpError,
+    bodyBytes = 0,
   ): void {
     const request = this.#request;
     this.#pending[this.#pendingCount++] = {
@@ -454,9 +487,12 @@ export class HttpConnection implements RouteContext {
         method: request?.method ?? refused?.method ?? "-",
         target: request?.target ?? refused?.target ?? "-",
       },
+      version: request ? VERSIONS[request.minor] : undefined,
       status,
       bytesIn: (request?.headBytes ?? 0) + this.#bodyBytes,
       bytesOut,
+      bodyBytes,
+      headers: request ? this.#requestHeaders : undefined,
       // Holds the start time until #emit turns it into a duration.
       durationMs: request ? this.#requestAt : this.#headAt,
       outcome,
@@ -472,7 +508,10 @@ export class HttpConnection implements RouteContext {
       const record = pending[i]!;
       pending[i] = undefined;
       record.durationMs = now - record.durationMs;
-      if (!written) record.outcome = "closed before the answer was sent";
+      if (!written) {
+        record.outcome = "closed before the answer was sent";
+        record.bodyBytes = 0;
+      }
       this.#context.access(record);
     }
   }
@@ -668,7 +707,13 @@ export class HttpConnection implements RouteContext {
   async #fail(error: unknown): Promise<void> {
     if (error instanceof Gone) {
       if (this.#timedOut !== NOT_WAITING) {
-        this.#record(408, REQUEST_TIMEOUT.length, "body timeout");
+        this.#record(
+          408,
+          REQUEST_TIMEOUT.length,
+          "body timeout",
+          undefined,
+          REQUEST_TIMEOUT_BODY,
+        );
       } else {
         this.#record(error.status, 0, error.message);
       }
@@ -692,10 +737,17 @@ export class HttpConnection implements RouteContext {
         if (bodyError instanceof Gone) return;
       }
     }
+    const before = this.#out.length;
     const sent = writeError(this.#out, httpError, {
       head: request?.method === "HEAD",
     });
-    this.#record(httpError.status, sent, outcome, httpError);
+    this.#record(
+      httpError.status,
+      sent,
+      outcome,
+      httpError,
+      bodyAfterHead(this.#out.bytes, before, before + sent),
+    );
     await this.#flush();
   }
 }
@@ -703,4 +755,22 @@ export class HttpConnection implements RouteContext {
 /** The 408 sent when a head or body does not arrive in time. */
 const REQUEST_TIMEOUT = errorBytes(
   new HttpError(408, "The request did not arrive in time"),
+);
+
+/** Bytes of `bytes[start, end)` after the head's blank line (a response's body). */
+function bodyAfterHead(bytes: Uint8Array, start: number, end: number): number {
+  for (let i = start; i + 3 < end; i++) {
+    if (
+      bytes[i] === 0x0d && bytes[i + 1] === 0x0a && bytes[i + 2] === 0x0d &&
+      bytes[i + 3] === 0x0a
+    ) return end - i - 4;
+  }
+  return 0;
+}
+
+/** The body part of {@linkcode REQUEST_TIMEOUT}. */
+const REQUEST_TIMEOUT_BODY = bodyAfterHead(
+  REQUEST_TIMEOUT,
+  0,
+  REQUEST_TIMEOUT.length,
 );

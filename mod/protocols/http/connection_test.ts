@@ -145,7 +145,63 @@ Deno.test("HTTP handler logs one record per request with its numbers", async () 
     assert.equal(record.bytesOut, responses[i]!.raw.length);
     assert.equal(record.outcome, "keep-alive");
     assert.ok(record.durationMs >= 0 && record.durationMs < 60_000);
+    assert.equal(record.version, "HTTP/1.1");
+    assert.equal(record.bodyBytes, responses[i]!.body.length);
   }
+});
+
+Deno.test("HTTP handler passes the headers the access format prints, and no others", async () => {
+  const request = (path: string, version = "1.1", extra = "") =>
+    `GET ${path} HTTP/${version}\r\n${H}User-Agent: t/1\r\nX-Id: 7\r\n${extra}\r\n`;
+  const combined = start([
+    bytesOf(request("/") + request("/healthz", "1.0", "Referer: /r\r\n")),
+  ]);
+  await combined.done;
+  const [first, second] = combined.records;
+  assert.equal(first?.headers?.get("user-agent"), "t/1");
+  assert.equal(first?.headers?.get("referer"), undefined);
+  assert.equal(
+    first?.headers?.get("x-id"),
+    undefined,
+    "combined does not print it",
+  );
+  assert.equal(second?.headers?.get("referer"), "/r");
+  assert.equal(second?.version, "HTTP/1.0");
+
+  const custom = start(
+    [bytesOf(request("/", "1.1", "Connection: close\r\n"))],
+    envWith({ log: { access_format: "$status $http_x_id" } }),
+  );
+  await custom.done;
+  assert.equal(custom.records[0]?.headers?.get("x-id"), "7");
+  assert.equal(custom.records[0]?.headers?.get("user-agent"), undefined);
+
+  for (const log of [{ access_format: "koan" }, { access: false }]) {
+    const none = start(
+      [bytesOf(request("/", "1.1", "Connection: close\r\n"))],
+      envWith({ log }),
+    );
+    await none.done;
+    assert.equal(none.records[0]?.headers, undefined, JSON.stringify(log));
+  }
+});
+
+Deno.test("HTTP handler counts no body for HEAD and the error's body for a refusal", async () => {
+  const run = start([
+    bytesOf(`HEAD / HTTP/1.1\r\n${H}\r\nGET / HTTP/1.1\r\n${H}\r\n`),
+    bytesOf(`FOO /x HTTP/1.1\r\n${H}\r\n`),
+  ]);
+  await run.done;
+  const { responses } = parseResponses(run.transport.text, {
+    bodiless: (index) => index === 0,
+  });
+  assert.deepEqual(run.records.map((r) => r.status), [200, 200, 501]);
+  assert.deepEqual(
+    run.records.map((r) => r.bodyBytes),
+    [0, 13, responses[2]!.body.length],
+  );
+  assert.ok(responses[2]!.body.length > 0);
+  assert.equal(run.records[2]?.version, undefined, "not made out");
 });
 
 Deno.test("HTTP handler sends 100 Continue when the client waits for it", async () => {
@@ -215,6 +271,8 @@ Deno.test("HTTP handler answers 408 when the head does not arrive in time", asyn
   assert.equal(responses[0]?.headers.get("connection"), "close");
   assert.equal(run.records[0]?.status, 408);
   assert.equal(run.records[0]?.outcome, "header timeout");
+  assert.equal(run.records[0]?.bodyBytes, responses[0]?.body.length);
+  assert.ok((run.records[0]?.bodyBytes ?? 0) > 0);
 });
 
 Deno.test("HTTP handler closes a silent keep-alive connection without a word", async () => {

@@ -19,6 +19,7 @@ import { type ConnectionSettings, HttpConnection } from "./connection.ts";
 import { builtInRoutes } from "./routes.ts";
 import { HttpError } from "./status.ts";
 import { errorBytes } from "./writer.ts";
+import { accessHeaderNamesOf } from "../../config/access_variables.ts";
 
 /** The per-generation settings every connection shares. */
 export function connectionSettings(
@@ -36,6 +37,7 @@ export function connectionSettings(
     keepaliveTimeoutMs: http.keepalive_timeout * 1000,
     routes: builtInRoutes(env),
     files: env.files,
+    accessHeaders: env.settings.accessHeaders,
   };
 }
 
@@ -81,7 +83,13 @@ function busyReply(): Uint8Array {
 /** HTTP for the registry; a refused connection gets a complete 503 with `Connection: close`. */
 export const http: Protocol<HttpSettings> = {
   name: "http",
-  settings: (config) => ({ http: config.http, zen: config.zen }),
+  settings: (config) => ({
+    http: config.http,
+    zen: config.zen,
+    accessHeaders: config.log.access
+      ? accessHeaderNamesOf(config.log.access_format)
+      : [],
+  }),
   get busyReply(): Uint8Array {
     return busyReply();
   },

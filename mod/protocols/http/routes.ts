@@ -7,6 +7,11 @@
  * answers 204 with `Allow`, any other recognised method the route does not
  * serve is 405 with `Allow`, CONNECT is 501 (koan is no proxy).
  *
+ * The observability routes (with the status page's HTML and the metrics
+ * renderers) and the static file server (with its MIME table) are imported
+ * on their first request: `koan inetd --protocol http` starts once per
+ * connection, and most connections ask for neither.
+ *
  * @module
  */
 import type { HttpEnv } from "./settings.ts";
@@ -14,14 +19,8 @@ import type { FileSource } from "./file_source.ts";
 import { constantReply, type Reply, textReply } from "./reply.ts";
 import type { HttpRequest, Method } from "./request.ts";
 import type { Route, RouteContext, RouteTable } from "./route.ts";
-import { serveStatic } from "./static.ts";
 import { HttpError } from "./status.ts";
 import { zenRoute } from "./zen_route.ts";
-import {
-  metricsRoute,
-  statusJsonRoute,
-  statusPageRoute,
-} from "./observe_routes.ts";
 
 const HELLO: Reply = constantReply(textReply(200, "Hello, world!"));
 const HEALTHY: Reply = constantReply(textReply(200, "ok"));
@@ -44,6 +43,44 @@ export const healthRoute: Route = {
 };
 
 /**
+ * A route whose module is imported on its first request; from then on it
+ * answers as the loaded route does (synchronously, if that one does).
+ */
+function lazyRoute(
+  methods: readonly Method[],
+  load: () => Promise<Route>,
+): Route {
+  let route: Route | undefined;
+  let loading: Promise<Route> | undefined;
+  return {
+    methods,
+    handle: (request, context) => {
+      if (route !== undefined) return route.handle(request, context);
+      loading ??= load().then((loaded) => route = loaded);
+      return loading.then((loaded) => loaded.handle(request, context));
+    },
+  };
+}
+
+const GET: readonly Method[] = ["GET"];
+
+/** `GET /metrics` (`observe_routes.ts`). */
+const metricsRoute = lazyRoute(
+  GET,
+  async () => (await import("./observe_routes.ts")).metricsRoute,
+);
+/** `GET /status` (`observe_routes.ts`). */
+const statusPageRoute = lazyRoute(
+  GET,
+  async () => (await import("./observe_routes.ts")).statusPageRoute,
+);
+/** `GET /status.json` (`observe_routes.ts`). */
+const statusJsonRoute = lazyRoute(
+  GET,
+  async () => (await import("./observe_routes.ts")).statusJsonRoute,
+);
+
+/**
  * The built-in routes for `env`. `/` says hello only when there is no
  * docroot; with one, `/` is the root's index.html.
  */
@@ -55,12 +92,33 @@ export function builtInRoutes(env: HttpEnv): Map<string, Route> {
     ["/status", statusPageRoute],
     ["/status.json", statusJsonRoute],
   ]);
-  if (!env.files) routes.set("/", helloRoute);
+  if (env.files) {
+    // With a docroot most requests are files: load the file server now,
+    // not on the first request. A failed import is not this call's to
+    // report: every file request awaits the same import and fails with it.
+    loadStatic().catch(() => {});
+  } else {
+    routes.set("/", helloRoute);
+  }
   return routes;
 }
 
 const STATIC_METHODS: readonly Method[] = ["GET"];
 const ALL_METHODS: readonly Method[] = ["GET", "POST"];
+
+let staticModule: Promise<typeof import("./static.ts")> | undefined;
+
+/** The static file server's module (with the MIME table), imported once. */
+function loadStatic(): Promise<typeof import("./static.ts")> {
+  return staticModule ??= import("./static.ts");
+}
+
+async function serveFile(
+  request: HttpRequest,
+  files: FileSource,
+): Promise<Reply> {
+  return await (await loadStatic()).serveStatic(request, files);
+}
 
 /** The `Allow` value for a route's methods. */
 export function allowOf(methods: readonly Method[]): string {
@@ -130,7 +188,7 @@ export function dispatch(
   if (request.path === "*") return optionsReply(ALL_METHODS);
   if (options.files !== undefined) {
     if (serves(STATIC_METHODS, method)) {
-      return serveStatic(request, options.files);
+      return serveFile(request, options.files);
     }
     if (method === "OPTIONS") return optionsReply(STATIC_METHODS);
     throw new HttpError(
