@@ -43,14 +43,10 @@ import { addressKey, planConfig } from "./plan.ts";
 import { type HandledSignal, SignalQueue } from "./signals.ts";
 import { Supervision } from "./supervision.ts";
 import { StatusBoard } from "./status_board.ts";
+import { EXIT } from "../util/exit.ts";
 
-/** Exit codes (DESIGN §2). */
-export const EXIT = {
-  ok: 0,
-  failure: 1,
-  usage: 2,
-  workerBoot: 3,
-} as const;
+/** Exit codes (DESIGN §2), defined once in `util/exit.ts`. */
+export { EXIT };
 
 interface Slot {
   listener: ListenerConfig;
