@@ -461,3 +461,62 @@ Deno.test("Acceptor counts access records per status, or per outcome when they h
   assert.equal(duration?.count, 5);
   assert.equal(duration?.sum, 0.01);
 });
+
+Deno.test("Acceptor.drain() tells each fresh connection to drain once it is old enough, in accept order", async () => {
+  const clock = { now: 0 };
+  using _clock = stubClock(clock);
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  held.untilDraining = true;
+  const { acceptor: a } = acceptor(source, held.handler);
+  const run = a.run();
+  source.queue(new FakeConn("10.0.0.1", 1));
+  await tick();
+  clock.now = 300;
+  source.queue(new FakeConn("10.0.0.2", 2));
+  await tick();
+  clock.now = 600;
+  const drained = a.drain(5000);
+  const aborted = () => held.served.map((s) => s.context.draining.aborted);
+  await tick();
+  assert.deepEqual(aborted(), [false, false]);
+  clock.now = 1000; // the first is FRESH_GRACE_MS old when its timer fires
+  await until(() => aborted()[0] === true, FRESH_GRACE_MS);
+  assert.deepEqual(aborted(), [true, false]);
+  clock.now = 1300;
+  await until(() => aborted()[1] === true, FRESH_GRACE_MS);
+  assert.equal(await drained, 0);
+  await run;
+});
+
+Deno.test("Acceptor hands the handler a context whose info is a plain object", async () => {
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const { acceptor: a, access } = acceptor(source, held.handler);
+  const run = a.run();
+  source.queue(new FakeConn("10.0.0.7", 7));
+  await tick();
+  const { context, transport } = held.served[0]!;
+  // Workers get it by postMessage: own properties only, no getters.
+  assert.deepEqual(structuredClone(context.info), {
+    peer: "10.0.0.7:7",
+    local: "127.0.0.1:1060",
+  });
+  assert.equal(context.info, context.info);
+  context.access({
+    protocol: "zen",
+    peer: context.info.peer,
+    bytesIn: 1,
+    bytesOut: 2,
+    durationMs: 3,
+    outcome: "closed normally",
+  });
+  assert.equal(access.length, 1);
+  assert.equal(context.draining.aborted, false);
+  assert.equal(context.draining, context.draining);
+  held.served[0]!.finish();
+  await until(() => a.connections === 0);
+  assert.equal((transport as ConnTransport).closed, true);
+  a.stop();
+  await run;
+});

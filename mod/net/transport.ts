@@ -2,12 +2,13 @@
  * Adapts a `Deno.Conn` (or any reader/writer pair) to the protocol
  * {@linkcode Transport}: writes loop over short writes, and a write that
  * stalls past `send_timeout` (a client that stopped reading) closes the
- * connection instead of holding memory forever.
+ * connection instead of holding memory forever. A connection that is not
+ * writing has no timer of any kind.
  *
  * @module
  */
 import type { Transport } from "../protocols/contract.ts";
-import { deadlines } from "../util/deadline.ts";
+import { Deadline, deadlines } from "../util/deadline.ts";
 
 /** A write stalled past `send_timeout`; the connection is closed. */
 export class SendTimeoutError extends Error {
@@ -27,46 +28,37 @@ export interface Duplex {
 
 const STALL_CHECKS = 4;
 
-/** A transport over a connection, with a send timeout. */
-export class ConnTransport implements Transport {
+/**
+ * A transport over a connection, with a send timeout. It is its own send
+ * watchdog (a {@linkcode Deadline} on the shared wheel, no object or
+ * closure of its own): armed when a write starts and re-armed every
+ * quarter of send_timeout while writes go on, instead of a clock read per
+ * write (the hot path). A write still pending and unchanged over four
+ * checks has been stalled for between 1 and 1.25 times send_timeout. The
+ * watchdog leaves the wheel at the first check that finds no write
+ * pending, so an idle connection costs the sweep nothing.
+ */
+export class ConnTransport extends Deadline implements Transport {
   #conn: Duplex;
   #closed = false;
-  #sendTimeoutMs: number;
-  #sendDeadline;
-  /** Writes started or progressed; the watchdog compares it between checks. */
-  #writes = 0;
+  #periodMs: number;
+  /** Writes started or progressed; compared between checks. */
+  #progress = 0;
   #writing = false;
-  #seenWrites = -1;
-  #stalledChecks = 0;
-  /** Set when the send timeout closed the connection. */
-  sendTimedOut = false;
+  #seen = -1;
+  #stalled = 0;
+  #timedOut = false;
 
   /** `sendTimeoutMs` bounds each write's stall. */
   constructor(conn: Duplex, sendTimeoutMs: number) {
+    super(deadlines);
     this.#conn = conn;
-    this.#sendTimeoutMs = sendTimeoutMs;
-    this.#sendDeadline = deadlines.create(() => this.#check());
+    this.#periodMs = sendTimeoutMs / STALL_CHECKS;
   }
 
-  /**
-   * The send watchdog: armed lazily at the first write and re-armed every
-   * quarter of send_timeout, instead of a clock read per write (the hot
-   * path). A write still pending and unchanged over four checks has been
-   * stalled for between 1 and 1.25 times send_timeout.
-   */
-  #check(): void {
-    if (this.#closed) return;
-    if (this.#writing && this.#writes === this.#seenWrites) {
-      if (++this.#stalledChecks >= STALL_CHECKS) {
-        this.sendTimedOut = true;
-        this.close();
-        return;
-      }
-    } else {
-      this.#stalledChecks = 0;
-      this.#seenWrites = this.#writes;
-    }
-    this.#sendDeadline.arm(this.#sendTimeoutMs / STALL_CHECKS);
+  /** True once the send timeout closed the connection. */
+  get sendTimedOut(): boolean {
+    return this.#timedOut;
   }
 
   read(buffer: Uint8Array): Promise<number | null> {
@@ -74,31 +66,84 @@ export class ConnTransport implements Transport {
     return this.#conn.read(buffer);
   }
 
-  async write(bytes: Uint8Array): Promise<void> {
-    if (this.#closed) throw new Deno.errors.BrokenPipe("Connection is closed");
+  write(bytes: Uint8Array): Promise<void> {
+    if (this.#closed) {
+      return Promise.reject(new Deno.errors.BrokenPipe("Connection is closed"));
+    }
     // A peer that stops reading leaves the write pending forever; the
     // watchdog turns that into a closed connection after send_timeout.
-    if (this.#writes === 0) this.#check();
-    this.#writes++;
+    this.#progress++;
     this.#writing = true;
+    if (!this.tracked) {
+      this.#seen = this.#progress;
+      this.#stalled = 0;
+      this.arm(this.#periodMs);
+    }
+    let pending: Promise<number>;
     try {
-      let written = 0;
+      pending = this.#conn.write(bytes);
+    } catch (error) {
+      // A duplex that throws instead of rejecting: still a rejection here.
+      return Promise.reject(this.#failure(error));
+    }
+    // One write is all a reply usually takes: no async frame per write.
+    return pending.then(
+      (written) =>
+        written < bytes.length ? this.#writeRest(bytes, written) : this.#done(),
+      (error) => {
+        throw this.#failure(error);
+      },
+    );
+  }
+
+  #done(): undefined {
+    this.#writing = false;
+    return undefined;
+  }
+
+  /** Writes the rest of a short write, progress by progress. */
+  async #writeRest(bytes: Uint8Array, written: number): Promise<void> {
+    try {
       while (written < bytes.length) {
+        this.#progress++; // a slow but moving peer is not stalled
         written += await this.#conn.write(bytes.subarray(written));
-        this.#writes++; // progress: a slow but moving peer is not stalled
       }
     } catch (error) {
-      if (this.sendTimedOut) throw new SendTimeoutError();
-      throw error;
+      throw this.#failure(error);
     } finally {
       this.#writing = false;
     }
   }
 
+  /** What a failed write rejects with. */
+  #failure(error: unknown): unknown {
+    this.#writing = false;
+    return this.#timedOut ? new SendTimeoutError() : error;
+  }
+
+  /** The watchdog's check; see the class comment. */
+  protected override expire(): void {
+    if (!this.#writing) {
+      this.dispose();
+      return;
+    }
+    if (this.#progress === this.#seen) {
+      if (++this.#stalled >= STALL_CHECKS) {
+        this.#timedOut = true;
+        this.close();
+        return;
+      }
+    } else {
+      this.#stalled = 0;
+      this.#seen = this.#progress;
+    }
+    this.arm(this.#periodMs);
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#sendDeadline.dispose();
+    this.dispose();
     try {
       this.#conn.close();
     } catch (error) {

@@ -30,23 +30,25 @@ export interface EchoSettings {
  * ```
  */
 export function createEchoHandler(env: ProtocolEnv<EchoSettings>): Handler {
-  const idleMs = env.settings.idleTimeout * 1000;
+  const options = {
+    protocol: "echo",
+    idleMs: env.settings.idleTimeout * 1000,
+    burstSize: 64 * 1024,
+  };
   return (transport, context) =>
-    serveSession(transport, context, new EchoSession(), {
-      protocol: "echo",
-      idleMs,
-      bufferSize: 64 * 1024,
-    });
+    serveSession(transport, context, ECHO, options);
 }
 
-/** A byte stream: every read is the answer, nothing is ever partial. */
-class EchoSession implements Session {
-  readonly hasPartial = false;
-  readonly closeWith = undefined;
-  receive(bytes: Uint8Array): Uint8Array {
-    return bytes;
-  }
-}
+/**
+ * A byte stream: every read is the answer, nothing is ever partial. It
+ * keeps no state, so one serves every connection.
+ */
+const ECHO: Session = {
+  hasPartial: false,
+  closeWith: undefined,
+  receive: (buffer, length) =>
+    length === buffer.length ? buffer : buffer.subarray(0, length),
+};
 
 /** Echo for the registry; a refused connection is closed without a word (RFC 862 has none). */
 export const echo: Protocol<EchoSettings> = {

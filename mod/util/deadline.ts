@@ -2,7 +2,13 @@
  * Coarse deadlines for many connections from one timer, the way event loops
  * in nginx and redis keep timeouts cheap: arming is a field write, and one
  * interval sweeps every armed deadline a few times a second. Timeouts here
- * are in seconds, so a quarter-second of slack is invisible.
+ * are in seconds, so a tenth of a second of slack is invisible.
+ *
+ * The same sweep notices an aborted {@linkcode Deadline.signal}: a
+ * connection waiting for its client hears that a drain began without an
+ * `abort` listener of its own (one costs about 600 bytes in Deno, and a
+ * listener on a signal shared by thousands makes every `addEventListener`
+ * a linear scan).
  *
  * Pure JavaScript (timers only), so protocols may use it.
  *
@@ -11,16 +17,47 @@
 
 const SWEEP_MS = 100;
 
-/** One connection's deadline; re-armed per read, never reallocated. */
+/** Why a deadline fired: its time passed, or its signal aborted. */
+export type Expiry = "time" | "signal";
+
+/**
+ * One connection's deadline; re-armed per read, never reallocated. Either
+ * give {@linkcode DeadlineWheel.create} a callback, or extend the class
+ * and override {@linkcode Deadline.expire} (one object per connection
+ * instead of a deadline, a closure and its scope).
+ *
+ * @example Usage
+ * ```ts
+ * import { Deadline, DeadlineWheel } from "./deadline.ts";
+ * const wheel = new DeadlineWheel();
+ * class Idle extends Deadline {
+ *   expired = false;
+ *   protected override expire(): void {
+ *     this.expired = true;
+ *   }
+ * }
+ * const idle = new Idle(wheel);
+ * idle.arm(10);
+ * await new Promise((resolve) => setTimeout(resolve, 250));
+ * idle.dispose();
+ * if (!idle.expired) throw new Error("the deadline should have fired");
+ * ```
+ */
 export class Deadline {
   /** Absolute expiry on the `performance.now()` clock; Infinity when disarmed. */
   at = Infinity;
   /** @internal whether the wheel holds it. */
   tracked = false;
-  #onExpire: () => void;
+  /**
+   * Also fires, once, with `"signal"` when this aborts (noticed at the next
+   * sweep, while the deadline is tracked); cleared as it fires.
+   */
+  signal: AbortSignal | undefined = undefined;
+  #onExpire: (() => void) | undefined;
   #wheel: DeadlineWheel;
 
-  constructor(wheel: DeadlineWheel, onExpire: () => void) {
+  /** A deadline on `wheel`; `onExpire` runs when it fires, unless a subclass overrides {@linkcode Deadline.expire}. */
+  constructor(wheel: DeadlineWheel, onExpire?: () => void) {
     this.#wheel = wheel;
     this.#onExpire = onExpire;
   }
@@ -28,7 +65,7 @@ export class Deadline {
   /** Expires `ms` from now unless re-armed or disarmed first. */
   arm(ms: number): void {
     this.at = performance.now() + ms;
-    this.#wheel.track(this);
+    if (!this.tracked) this.#wheel.track(this);
   }
 
   /** Cancels without releasing the slot. */
@@ -36,16 +73,22 @@ export class Deadline {
     this.at = Infinity;
   }
 
-  /** Stops tracking for good. */
+  /** Stops tracking until armed again: an idle deadline costs the sweep nothing. */
   dispose(): void {
     this.at = Infinity;
-    this.#wheel.untrack(this);
+    if (this.tracked) this.#wheel.untrack(this);
+  }
+
+  /** Runs when the deadline fires; calls the `onExpire` given to the constructor. */
+  protected expire(_why: Expiry): void {
+    this.#onExpire?.();
   }
 
   /** @internal called by the wheel. */
-  fire(): void {
-    this.at = Infinity;
-    this.#onExpire();
+  fire(why: Expiry): void {
+    if (why === "time") this.at = Infinity;
+    else this.signal = undefined;
+    this.expire(why);
   }
 }
 
@@ -82,7 +125,8 @@ export class DeadlineWheel {
   #sweep(): void {
     const now = performance.now();
     for (const deadline of this.#tracked) {
-      if (deadline.at <= now) deadline.fire();
+      if (deadline.at <= now) deadline.fire("time");
+      else if (deadline.signal?.aborted) deadline.fire("signal");
     }
   }
 

@@ -1,22 +1,35 @@
 /**
  * Property tests of the Zen framer: any bytes, split anywhere, give the
- * same questions as one push; nothing throws; pending memory is bounded.
+ * same questions as one push (and as the framer before it stopped
+ * allocating per read: decode, trim, split on `?`); nothing throws;
+ * pending memory is bounded.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ZenFramer } from "./framer.ts";
 
 const MAX = 64;
+const QUESTION_MARK = 0x3f;
+const decoder = new TextDecoder();
 
 function frameAll(
   chunks: Uint8Array[],
 ): { questions: string[]; tooLong: boolean } {
   const framer = new ZenFramer(MAX);
   const questions: string[] = [];
+  // One read buffer for every chunk, as the read loop reuses its own:
+  // bytes left over from a longer chunk must never count.
+  const buffer = new Uint8Array(Math.max(1, ...chunks.map((c) => c.length)));
   for (const chunk of chunks) {
-    const result = framer.push(chunk);
-    questions.push(...result.questions);
-    if (result.tooLong) return { questions, tooLong: true };
+    buffer.fill(QUESTION_MARK);
+    buffer.set(chunk);
+    framer.push(buffer, chunk.length);
+    while (framer.next()) {
+      questions.push(
+        decoder.decode(framer.bytes.subarray(framer.start, framer.end)),
+      );
+    }
+    if (framer.tooLong) return { questions, tooLong: true };
   }
   return { questions, tooLong: false };
 }
@@ -80,4 +93,37 @@ Deno.test("ZenFramer splits at every byte of a pipelined batch", () => {
       `cut at ${cut}`,
     );
   }
+});
+
+/** The framing rule written the slow, obvious way: the specification. */
+function reference(
+  bytes: Uint8Array,
+): { questions: string[]; tooLong: boolean } {
+  const questions: string[] = [];
+  let start = 0;
+  const isSpace = (b: number) => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+  for (;;) {
+    while (start < bytes.length && isSpace(bytes[start]!)) start++;
+    const mark = bytes.indexOf(QUESTION_MARK, start);
+    if (mark < 0) break;
+    if (mark + 1 - start > MAX) return { questions, tooLong: true };
+    questions.push(decoder.decode(bytes.subarray(start, mark + 1)));
+    start = mark + 1;
+  }
+  return { questions, tooLong: bytes.length - start >= MAX };
+}
+
+Deno.test("ZenFramer agrees with the obvious framing rule, however split", () => {
+  fc.assert(
+    fc.property(input, fc.array(fc.nat(), { maxLength: 20 }), (bytes, cuts) => {
+      const expected = reference(bytes);
+      const split = frameAll(splitAt(bytes, cuts));
+      assert.equal(split.tooLong, expected.tooLong);
+      // Past a too-long question the connection closes: only what came before counts.
+      const n = split.questions.length;
+      assert.deepEqual(split.questions, expected.questions.slice(0, n));
+      if (!expected.tooLong) assert.equal(n, expected.questions.length);
+    }),
+    { numRuns: 500 },
+  );
 });

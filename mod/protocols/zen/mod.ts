@@ -1,6 +1,7 @@
 /**
- * The Zen protocol: the aphorism table (`aphorisms.ts`), question framing
- * (`framer.ts`), simulated work (`work.ts`) and the handler (`zen.ts`).
+ * The Zen protocol: the aphorism table (`aphorisms.ts`) and its lookup by
+ * bytes (`answer_index.ts`), question framing (`framer.ts`), simulated work
+ * (`work.ts`) and the handler (`zen.ts`).
  *
  * May import `../contract.ts`, `../read_loop.ts`, `config`, `util`.
  *

@@ -1,15 +1,17 @@
 /**
  * The Zen protocol: questions in, aphorism endings out, byte-compatible with
  * the seeds' `client.py`. Answers to the questions of one read are written in
- * one write, in order.
+ * one write, in order. Per read, nothing is allocated: questions are looked
+ * up by their bytes, one answer is written as the table holds it, and
+ * several are copied into a spare buffer shared by all connections.
  *
  * @module
  */
 import type { Handler, Outcome, Protocol, ProtocolEnv } from "../contract.ts";
 import { serveSession, type Session } from "../read_loop.ts";
-import type { AphorismTable } from "./aphorisms.ts";
 import type { Config } from "../../config/settings.ts";
 import { ZenFramer } from "./framer.ts";
+import { AnswerIndex } from "./answer_index.ts";
 import { doWork } from "./work.ts";
 
 const encoder = new TextEncoder();
@@ -20,17 +22,23 @@ export const TOO_LONG = encoder.encode("Error: question too long.");
 /** Answer to a connection over the limits, before closing. */
 export const BUSY = encoder.encode("Error: server busy.");
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
+/** Largest read of a pipelined batch. */
+const BURST_SIZE = 64 * 1024;
+
+/** Spare reply buffers, shared by every connection: only a batch writing now holds one. */
+const replies: Uint8Array[] = [];
+const REPLY_SIZE = 4096;
+const REPLY_SPARES = 64;
+
+function takeReply(size: number): Uint8Array {
+  if (size <= REPLY_SIZE) return replies.pop() ?? new Uint8Array(REPLY_SIZE);
+  return new Uint8Array(size);
+}
+
+function giveReply(buffer: Uint8Array): void {
+  if (buffer.length === REPLY_SIZE && replies.length < REPLY_SPARES) {
+    replies.push(buffer);
   }
-  return out;
 }
 
 /** What Zen reads from the configuration: its own section. */
@@ -54,35 +62,45 @@ export type ZenSettings = Config["zen"];
  */
 export function createZenHandler(env: ProtocolEnv<ZenSettings>): Handler {
   const { max_question, idle_timeout, work, work_ms } = env.settings;
-  const table = env.aphorisms;
-  const idleMs = idle_timeout * 1000;
-  const bufferSize = Math.min(64 * 1024, max_question + 1024);
+  const answers = new AnswerIndex(env.aphorisms, UNKNOWN);
+  const options = {
+    protocol: "zen",
+    idleMs: idle_timeout * 1000,
+    // A question may arrive in pieces (the framer keeps them), so reads
+    // need not hold a whole one; a pipelined burst gets the large buffer.
+    burstSize: BURST_SIZE,
+  };
   return (transport, context) =>
     serveSession(
       transport,
       context,
-      new ZenSession(max_question, table, work, work_ms),
-      { protocol: "zen", idleMs, bufferSize },
+      new ZenSession(max_question, answers, work, work_ms),
+      options,
     );
 }
 
-/** One connection's questions: framed, answered in order, in one reply per read. */
+/**
+ * One connection's questions: framed, answered in order, in one reply per
+ * read. One answer is written as the table holds it; several are copied
+ * into a spare buffer, taken back once written ({@linkcode ZenSession.sent}).
+ */
 class ZenSession implements Session {
   #framer: ZenFramer;
-  #table: AphorismTable;
+  #answers: AnswerIndex;
   #work: ZenSettings["work"];
   #workMs: number;
+  #reply: Uint8Array | undefined;
   closeWith: Outcome | undefined;
   answered = 0;
 
   constructor(
     maxQuestion: number,
-    table: AphorismTable,
+    answers: AnswerIndex,
     work: ZenSettings["work"],
     workMs: number,
   ) {
     this.#framer = new ZenFramer(maxQuestion);
-    this.#table = table;
+    this.#answers = answers;
     this.#work = work;
     this.#workMs = workMs;
   }
@@ -91,35 +109,64 @@ class ZenSession implements Session {
     return this.#framer.hasPartial;
   }
 
-  receive(bytes: Uint8Array): Uint8Array | Promise<Uint8Array> | undefined {
-    const { questions, tooLong } = this.#framer.push(bytes);
-    if (tooLong) this.closeWith = "question too long";
-    if (this.#work !== "none" && questions.length > 0) {
-      return this.#workThenAnswer(questions, tooLong);
+  receive(
+    buffer: Uint8Array,
+    length: number,
+  ): Uint8Array | Promise<Uint8Array> | undefined {
+    const framer = this.#framer;
+    framer.push(buffer, length);
+    let questions = 0;
+    let first: Uint8Array | undefined;
+    let out: Uint8Array | undefined;
+    let used = 0;
+    for (;;) {
+      let answer: Uint8Array;
+      if (framer.next()) {
+        answer = this.#answers.get(framer.bytes, framer.start, framer.end);
+        questions++;
+      } else if (framer.tooLong) {
+        this.closeWith = "question too long";
+        answer = TOO_LONG;
+      } else break;
+      if (first === undefined) first = answer;
+      else {
+        if (out === undefined) {
+          out = takeReply(first.length + answer.length);
+          out.set(first);
+          used = first.length;
+        } else if (used + answer.length > out.length) {
+          const grown = new Uint8Array(2 * (used + answer.length));
+          grown.set(out.subarray(0, used));
+          giveReply(out);
+          out = grown;
+        }
+        out.set(answer, used);
+        used += answer.length;
+      }
+      if (answer === TOO_LONG) break;
     }
-    return this.#answer(questions, tooLong);
+    this.answered += questions;
+    this.#reply = out;
+    const reply = out === undefined ? first : out.subarray(0, used);
+    if (this.#work !== "none" && questions > 0) {
+      return this.#workThen(questions, reply!);
+    }
+    return reply;
   }
 
-  /** The simulated work (`zen.work`) runs once per question, before the answers. */
-  async #workThenAnswer(
-    questions: string[],
-    tooLong: boolean,
-  ): Promise<Uint8Array> {
-    for (let i = 0; i < questions.length; i++) {
+  /** The reply is written: its buffer is free for the next batch, anyone's. */
+  sent(): void {
+    if (this.#reply !== undefined) giveReply(this.#reply);
+    this.#reply = undefined;
+  }
+
+  /** The simulated work (`zen.work`) runs once per question, before the reply goes out. */
+  async #workThen(questions: number, reply: Uint8Array): Promise<Uint8Array> {
+    for (let i = 0; i < questions; i++) {
       const pending = doWork(this.#work, this.#workMs);
       if (pending) await pending;
     }
-    return this.#answer(questions, tooLong)!;
-  }
-
-  #answer(questions: string[], tooLong: boolean): Uint8Array | undefined {
-    const answers: Uint8Array[] = [];
-    for (const question of questions) {
-      answers.push(this.#table.get(question) ?? UNKNOWN);
-    }
-    this.answered += questions.length;
-    if (tooLong) answers.push(TOO_LONG);
-    return answers.length > 0 ? concat(answers) : undefined;
+    return reply;
   }
 }
 

@@ -97,3 +97,67 @@ Deno.test("serveZen records a client that left before its answer", async () => {
     "closed before the answer was sent",
   );
 });
+
+Deno.test("serveZen answers a pipelined batch longer than a read buffer, one write per read", async () => {
+  const questions = Array.from(
+    { length: 100 },
+    (_, i) => i % 2 ? "Simple is better than?" : "Flat is better than?\r\n",
+  );
+  const answers = Array.from(
+    { length: 100 },
+    (_, i) => i % 2 ? "complex." : "nested.",
+  );
+  const transport = new FakeTransport([questions.join("")]);
+  const context = fakeContext();
+  await handler()(transport, context);
+  // 512 bytes, then the rest in one read of the borrowed large buffer.
+  assert.equal(transport.writes.length, 2);
+  assert.equal(transport.text, answers.join(""));
+  assert.equal(context.records[0]?.requests, 100);
+  assert.equal(context.records[0]?.outcome, "closed normally");
+});
+
+Deno.test("serveZen keeps each batch's answers whole though reply buffers are reused", async () => {
+  const transport = new FakeTransport([
+    "Beautiful is better than?Explicit is better than?",
+    "Readability?Nope?Readability?",
+    "Now is better than?Flat is better than?",
+  ]);
+  await handler()(transport, fakeContext());
+  assert.deepEqual(
+    transport.writes.map((w) => new TextDecoder().decode(w)),
+    [
+      "ugly.implicit.",
+      "counts.Error: unknown aphorism.counts.",
+      "never.nested.",
+    ],
+  );
+});
+
+Deno.test("serveZen answers a long question split over many reads", async () => {
+  const long = "Is this " + "very ".repeat(400) + "long?";
+  const pieces: string[] = [];
+  for (let at = 0; at < long.length; at += 300) {
+    pieces.push(long.slice(at, at + 300));
+  }
+  const transport = new FakeTransport([...pieces, " Readability?"]);
+  const context = fakeContext();
+  await handler({ max_question: 4096 })(transport, context);
+  assert.equal(transport.text, "Error: unknown aphorism.counts.");
+  assert.equal(context.records[0]?.requests, 2);
+});
+
+Deno.test("serveZen answers the questions before a too-long one, then the error, in one write", async () => {
+  const transport = new FakeTransport([
+    "Readability? " + "x".repeat(40) + "?",
+    "Readability?",
+  ]);
+  const context = fakeContext();
+  await handler({ max_question: 32 })(transport, context);
+  assert.deepEqual(
+    transport.writes.map((w) => new TextDecoder().decode(w)),
+    ["counts.Error: question too long."],
+  );
+  assert.equal(context.records[0]?.outcome, "question too long");
+  assert.equal(context.records[0]?.requests, 1);
+});
