@@ -205,7 +205,15 @@ export async function writeTempConfig(
   return path;
 }
 
-/** Waits until `port` accepts a TCP connection. */
+/**
+ * Waits until `port` on 127.0.0.1 accepts a TCP connection, probing every
+ * 50 ms; the probe is closed at once. For daemons that log nothing, and
+ * for inetd launchers (the probe starts one program, which finds its
+ * client gone).
+ *
+ * @throws {Error} when `timeoutMs` passes first; at once for any failure
+ *   but a refused connection.
+ */
 export async function waitForPort(
   port: number,
   timeoutMs = 20_000,
@@ -219,7 +227,9 @@ export async function waitForPort(
     } catch (error) {
       // Not listening yet; anything else is a real failure.
       if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
-      if (Date.now() > deadline) throw new Error(`port ${port} never listened`);
+      if (Date.now() > deadline) {
+        throw new Error(`port ${port} never listened within ${timeoutMs} ms`);
+      }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }

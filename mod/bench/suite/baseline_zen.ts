@@ -7,6 +7,8 @@
  *
  * @module
  */
+import { listenRaw } from "./_raw_listen.ts";
+
 const encoder = new TextEncoder();
 const table = new Map<string, Uint8Array>([
   ["Beautiful is better than?", encoder.encode("ugly.")],
@@ -19,35 +21,17 @@ const decoder = new TextDecoder();
 async function serve(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(4096);
   let pending = "";
-  try {
-    for (;;) {
-      const n = await conn.read(buffer);
-      if (n === null) break;
-      pending += decoder.decode(buffer.subarray(0, n));
-      let mark: number;
-      while ((mark = pending.indexOf("?")) >= 0) {
-        const question = pending.slice(0, mark + 1).trim();
-        pending = pending.slice(mark + 1);
-        await conn.write(table.get(question) ?? unknown);
-      }
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) break;
+    pending += decoder.decode(buffer.subarray(0, n));
+    let mark: number;
+    while ((mark = pending.indexOf("?")) >= 0) {
+      const question = pending.slice(0, mark + 1).trim();
+      pending = pending.slice(mark + 1);
+      await conn.write(table.get(question) ?? unknown);
     }
-  } catch (error) {
-    // Client gone: it reset the connection, or left before its answer.
-    if (
-      !(error instanceof Deno.errors.ConnectionReset ||
-        error instanceof Deno.errors.BrokenPipe)
-    ) throw error;
-  } finally {
-    // Only this closes it, and close() does not throw for a connection the
-    // peer closed or reset (checked on Deno 2.9.6).
-    conn.close();
   }
 }
 
-const port = Number(Deno.args[0] ?? 1061);
-const listener = Deno.listen({ hostname: "127.0.0.1", port });
-console.error(`listening on 127.0.0.1:${port}`);
-for await (const conn of listener) {
-  (conn as Deno.TcpConn).setNoDelay(true);
-  serve(conn);
-}
+await listenRaw(Number(Deno.args[0] ?? 1061), serve);

@@ -1,6 +1,6 @@
 /**
  * HTTP benchmark (issues 3 and 13), driven by `wrk` (Debian's package):
- * `GET /` "Hello, world!" over 50 keep-alive connections, four servers in
+ * `GET /` "Hello, world!" over 50 keep-alive connections, five servers in
  * the same run:
  *
  * - nginx, one worker, access log to a file in its default combined format
@@ -8,7 +8,14 @@
  * - koan as shipped: the default config (access log on) with the log going
  *   to a file (also `[log] access_file` when this koan has it);
  * - koan with the access log off;
- * - a `Deno.serve` hello world (`baseline_deno_serve.ts`).
+ * - a `Deno.serve` hello world (`baseline_deno_serve.ts`);
+ * - the ceiling of any server on `Deno.listen`, as koan is: a loop that
+ *   only counts the "\r\n\r\n" of each read and writes a precomputed
+ *   response per request (`baseline_http_loop.ts`). `Deno.serve` does its
+ *   HTTP in Rust (hyper); koan parses in TypeScript over `Deno.listen`,
+ *   which it must (one parser for every concurrency model and inetd). So
+ *   raw loop / `Deno.serve` is the most that koan / `Deno.serve` can be,
+ *   and koan / raw loop is how close koan comes to that limit.
  *
  * Then koan (access log off) against `Deno.serve` again with 16 requests
  * pipelined per write (`pipeline.lua`).
@@ -67,6 +74,13 @@ export interface HttpRatios {
   accessOnVsOff: number[];
   /** koan access log off / Deno.serve, pipelined. */
   pipelinedKoanOffVsDenoServe: number[];
+  /**
+   * Raw `Deno.listen` loop / Deno.serve, keep-alive: the ceiling of
+   * {@linkcode HttpRatios.koanOffVsDenoServe} for any server on `Deno.listen`.
+   */
+  rawLoopVsDenoServe: number[];
+  /** koan access log off / raw `Deno.listen` loop, keep-alive: koan's share of the ceiling. */
+  koanOffVsRawLoop: number[];
 }
 
 /** What {@linkcode benchHttp} measured. */
@@ -74,9 +88,9 @@ export interface HttpResult {
   rows: Row[];
   ratios: HttpRatios;
   /**
-   * The same pairs by CPU time per response, the peer's over koan's (1 =
-   * as cheap): steadier than requests per second on a shared machine.
-   * Empty lists off Linux.
+   * The same pairs by CPU time per response, the second's over the
+   * first's (the peer's over koan's; 1 = as cheap): steadier than requests
+   * per second on a shared machine. Empty lists off Linux.
    */
   cpuRatios: HttpRatios;
   /** Whether koan took `[log] access_file` (else its access lines went to `[log] file`). */
@@ -210,13 +224,14 @@ async function size(path: string): Promise<number> {
   );
 }
 
-type Side = "nginx" | "koanDefault" | "koanOff" | "denoServe";
+type Side = "nginx" | "koanDefault" | "koanOff" | "denoServe" | "rawLoop";
 
 const LABELS: Record<Side, string> = {
   nginx: "nginx, access log to a file",
   koanDefault: "koan, default config (access log to a file)",
   koanOff: "koan, access log off",
   denoServe: "Deno.serve hello world",
+  rawLoop: "raw Deno.listen loop (the ceiling)",
 };
 
 /**
@@ -256,16 +271,23 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpResult> {
     });
     servers.push(nginx);
     pids.nginx = nginx.pid;
-    ports.denoServe = freePort();
-    servers.push(
-      await spawnServer(
-        "mod/bench/suite/baseline_deno_serve.ts",
-        [String(ports.denoServe)],
-        ports.denoServe,
-        ["--allow-net"],
-      ),
-    );
-    pids.denoServe = servers.at(-1)!.pid;
+    for (
+      const [side, script] of [
+        ["denoServe", "baseline_deno_serve.ts"],
+        ["rawLoop", "baseline_http_loop.ts"],
+      ] as const
+    ) {
+      ports[side] = freePort();
+      servers.push(
+        await spawnServer(
+          `mod/bench/suite/${script}`,
+          [String(ports[side])],
+          ports[side],
+          ["--allow-net"],
+        ),
+      );
+      pids[side] = servers.at(-1)!.pid;
+    }
     for (const side of ["koanDefault", "koanOff"] as const) {
       ports[side] = freePort();
       const toml = koanToml({
@@ -280,7 +302,9 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpResult> {
       servers.push(await spawnKoan(toml, [], ports[side]));
       pids[side] = servers.at(-1)!.pid;
     }
-    for (const side of ["denoServe", "koanDefault", "koanOff"] as const) {
+    for (
+      const side of ["denoServe", "rawLoop", "koanDefault", "koanOff"] as const
+    ) {
       await pinToServerCpu(pids[side], pinning);
     }
     // Warm the JIT on every side before anything counts.
@@ -307,11 +331,14 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpResult> {
       }
       return runs as Record<Side, WrkResult[]>;
     };
+    // The raw loop last: the pairs that have targets keep standing next to
+    // each other, and the ceiling stands next to Deno.serve.
     const keepAlive = await measure([
       "nginx",
       "koanDefault",
       "koanOff",
       "denoServe",
+      "rawLoop",
     ]);
     const pipelined = await measure(["koanOff", "denoServe"], depth);
     const ratio = (runs: Record<Side, WrkResult[]>, a: Side, b: Side) =>
@@ -327,6 +354,8 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpResult> {
       koanOffVsDenoServe: measure(keepAlive, "koanOff", "denoServe"),
       accessOnVsOff: measure(keepAlive, "koanDefault", "koanOff"),
       pipelinedKoanOffVsDenoServe: measure(pipelined, "koanOff", "denoServe"),
+      rawLoopVsDenoServe: measure(keepAlive, "rawLoop", "denoServe"),
+      koanOffVsRawLoop: measure(keepAlive, "koanOff", "rawLoop"),
     });
     const rows: Row[] = [];
     for (const [side, runs] of Object.entries(keepAlive)) {

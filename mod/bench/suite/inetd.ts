@@ -14,7 +14,8 @@
  * @module
  */
 import { freePort } from "../../net/free_port.ts";
-import { KOAN_FLAGS } from "../spawn_daemon.ts";
+import { KOAN_FLAGS, waitForPort } from "../spawn_daemon.ts";
+import { hasCommand } from "./_host.ts";
 
 /** Options for {@linkcode benchInetd}. */
 export interface InetdBenchOptions {
@@ -145,19 +146,6 @@ interface Program {
   port: number;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    return false;
-  }
-}
-
-function isRefused(error: unknown): boolean {
-  return error instanceof Deno.errors.ConnectionRefused;
-}
-
 async function delay(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -257,22 +245,30 @@ async function stopAll(children: Deno.ChildProcess[]): Promise<void> {
   await Promise.all(children.map((child) => child.status));
 }
 
-/** Resolves once a connection to `port` is accepted (the probe is served and closed). */
-async function waitForPort(port: number, what: string): Promise<void> {
-  const deadline = performance.now() + TIMEOUT_MS;
-  for (;;) {
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-      conn.close();
-      return;
-    } catch (error) {
-      if (!isRefused(error)) throw error;
-      if (performance.now() > deadline) {
-        throw new Error(`${what} never listened on port ${port}`);
-      }
-      await delay(25);
+/**
+ * Waits until the launcher accepts on every program's port (each probe
+ * starts the program, which finds its client gone); stops it and throws,
+ * naming it, when one port never does.
+ */
+async function whenListening(
+  launcher: Launcher,
+  programs: Program[],
+): Promise<Launcher> {
+  try {
+    for (const program of programs) {
+      await waitForPort(program.port, TIMEOUT_MS);
     }
+  } catch (error) {
+    await launcher.stop();
+    // Any failure means the same here: the launcher cannot be used.
+    throw new Error(
+      `${launcher.kind}: ${error instanceof Error ? error.message : error}`,
+      {
+        cause: error,
+      },
+    );
   }
+  return launcher;
 }
 
 async function startXinetd(
@@ -317,20 +313,11 @@ async function startXinetd(
     "-pidfile",
     `${dir}/xinetd.pid`,
   ]);
-  const launcher: Launcher = {
+  return await whenListening({
     kind: "xinetd",
     pids: [child.pid],
     stop: () => stopAll([child]),
-  };
-  try {
-    for (const program of programs) {
-      await waitForPort(program.port, "xinetd");
-    }
-  } catch (error) {
-    await launcher.stop();
-    throw error;
-  }
-  return launcher;
+  }, programs);
 }
 
 async function startSocketActivate(programs: Program[]): Promise<Launcher> {
@@ -344,20 +331,11 @@ async function startSocketActivate(programs: Program[]): Promise<Launcher> {
       ...program.args,
     ])
   );
-  const launcher: Launcher = {
+  return await whenListening({
     kind: "systemd-socket-activate",
     pids: children.map((child) => child.pid),
     stop: () => stopAll(children),
-  };
-  try {
-    for (const program of programs) {
-      await waitForPort(program.port, "systemd-socket-activate");
-    }
-  } catch (error) {
-    await launcher.stop();
-    throw error;
-  }
-  return launcher;
+  }, programs);
 }
 
 /**
@@ -399,13 +377,13 @@ export async function benchInetd(
 ): Promise<InetdResult> {
   const count = options.samples ?? 15;
   const progress = options.onProgress ?? (() => {});
-  const useXinetd = await exists(XINETD);
-  if (!useXinetd && !await exists(SOCKET_ACTIVATE)) {
+  const useXinetd = await hasCommand(XINETD);
+  if (!useXinetd && !await hasCommand(SOCKET_ACTIVATE)) {
     throw new Error(
       `inetd bench: neither ${XINETD} nor ${SOCKET_ACTIVATE} is installed`,
     );
   }
-  const pgrep = await exists(PGREP);
+  const pgrep = await hasCommand(PGREP);
   const dir = await Deno.makeTempDir({ prefix: "koan-bench-inetd-" });
   let launcher: Launcher | undefined;
   try {

@@ -2,7 +2,10 @@
  * The verdict table of `deno task bench`: every comparison as one row with
  * its target, the min and median over the rounds, and PASS or MISS. The
  * median decides (one slow round on a noisy machine is not a regression);
- * the min shows how far the worst round fell. Pure, so it is unit-tested.
+ * the min shows how far the worst round fell. A check may carry asides,
+ * figures with no target printed under it: above all the measured limit
+ * of what it compares, where the target may lie past what can be reached.
+ * Pure, so it is unit-tested.
  *
  * @module
  */
@@ -39,6 +42,26 @@ export interface Check {
   /** Which round is judged: the median, or the worst for a hard limit. */
   decidedBy: "median" | "worst";
   verdict: "PASS" | "MISS";
+  /** Figures printed under this check, with no verdict of their own. */
+  asides?: Aside[];
+}
+
+/**
+ * A figure with no target, shown under the {@linkcode Check} it explains.
+ * A `"ceiling"` is the most the check's figure can be, measured in the
+ * same run (e.g. the fastest any server of koan's kind can go against the
+ * peer); an `"info"` aside is anything else worth reading beside it (e.g.
+ * how close koan comes to that ceiling).
+ */
+export interface Aside {
+  name: string;
+  kind: "ceiling" | "info";
+  /** Unit of the figures, as in {@linkcode Check.unit}. */
+  unit: string;
+  min: number;
+  median: number;
+  max: number;
+  rounds: number;
 }
 
 /**
@@ -114,6 +137,31 @@ export function check(
   };
 }
 
+/**
+ * An {@linkcode Aside} from per-round figures: a `"ceiling"` or `"info"`
+ * row to set under a check.
+ *
+ * @throws {RangeError} as {@linkcode stats} does.
+ *
+ * @example Usage
+ * ```ts
+ * import { aside, check } from "./summary.ts";
+ * const row = {
+ *   ...check("koan / peer", [0.84, 0.8], { op: ">=", value: 1 }),
+ *   asides: [aside("raw loop / peer", [0.9, 0.92], "ceiling")],
+ * };
+ * if (row.asides[0]!.median !== 0.91) throw new Error("wrong aside");
+ * ```
+ */
+export function aside(
+  name: string,
+  values: readonly number[],
+  kind: Aside["kind"] = "info",
+  unit = "x",
+): Aside {
+  return { name, kind, unit, ...stats(values), rounds: values.length };
+}
+
 function figure(value: number, unit: string): string {
   if (unit === "x") return `${value.toFixed(2)}x`;
   const digits = Number.isInteger(value) ? 0 : 1;
@@ -128,6 +176,9 @@ export function formatTarget(target: Target, unit: string): string {
 /**
  * The checks as a Markdown table, one row each: target, min, median, max,
  * rounds and verdict (a check judged on its worst round says "every round").
+ * A check's asides follow it, marked "↳", with no verdict: a ceiling's
+ * says whether the check's target lies within it or above it (then no
+ * server of that kind can pass, and the ceiling is the measured proof).
  *
  * @example Usage
  * ```ts
@@ -155,6 +206,23 @@ export function formatSummary(checks: readonly Check[]): string {
       c.verdict,
     ];
     lines.push(`| ${cells.join(" | ")} |`);
+    for (const a of c.asides ?? []) {
+      const ceiling = a.kind === "ceiling";
+      const cells = [
+        `↳ ${a.name}`,
+        ceiling ? "the limit" : "no target",
+        figure(a.min, a.unit),
+        figure(a.median, a.unit),
+        figure(a.max, a.unit),
+        String(a.rounds),
+        !ceiling
+          ? "info"
+          : meets(a.median, c.target)
+          ? "target within it"
+          : "target above it",
+      ];
+      lines.push(`| ${cells.join(" | ")} |`);
+    }
   }
   return lines.join("\n");
 }

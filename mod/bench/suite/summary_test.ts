@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { check, formatSummary, formatTarget, meets, stats } from "./summary.ts";
+import {
+  aside,
+  check,
+  formatSummary,
+  formatTarget,
+  meets,
+  stats,
+} from "./summary.ts";
 
 Deno.test("stats() gives min, median and max, averaging the middle pair", () => {
   assert.deepEqual(stats([3, 1, 2]), { min: 1, median: 2, max: 3 });
@@ -65,4 +72,45 @@ Deno.test("formatSummary() prints one Markdown row per check with units", () => 
     ].join("\n"),
   );
   assert.equal(formatTarget({ op: "<=", value: 1000 }, "ms"), "<= 1000 ms");
+});
+
+Deno.test("aside() gives min, median, max and rounds with no verdict", () => {
+  assert.deepEqual(aside("raw / peer", [0.9, 0.8, 0.95], "ceiling"), {
+    name: "raw / peer",
+    kind: "ceiling",
+    unit: "x",
+    min: 0.8,
+    median: 0.9,
+    max: 0.95,
+    rounds: 3,
+  });
+  assert.equal(aside("a", [1]).kind, "info");
+  assert.throws(() => aside("a", []), RangeError);
+});
+
+Deno.test("formatSummary() prints a check's asides under it and says where its target lies against the ceiling", () => {
+  const target = { op: ">=", value: 1 } as const;
+  const table = formatSummary([
+    {
+      ...check("koan / peer", [0.8, 0.84, 0.9], target),
+      asides: [
+        aside("raw loop / peer", [0.88, 0.91, 0.95], "ceiling"),
+        aside("koan / raw loop", [0.9, 0.93, 0.95]),
+      ],
+    },
+    {
+      ...check("zen", [0.97], { op: ">=", value: 0.95 }),
+      asides: [aside("raw / peer", [1.2], "ceiling")],
+    },
+  ]);
+  assert.equal(
+    table.split("\n").slice(2).join("\n"),
+    [
+      "| koan / peer | >= 1.00x | 0.80x | 0.84x | 0.90x | 3 | MISS |",
+      "| ↳ raw loop / peer | the limit | 0.88x | 0.91x | 0.95x | 3 | target above it |",
+      "| ↳ koan / raw loop | no target | 0.90x | 0.93x | 0.95x | 3 | info |",
+      "| zen | >= 0.95x | 0.97x | 0.97x | 0.97x | 1 | PASS |",
+      "| ↳ raw / peer | the limit | 1.20x | 1.20x | 1.20x | 1 | target within it |",
+    ].join("\n"),
+  );
 });
