@@ -5,7 +5,11 @@ import {
   type AccessRecord,
   accessStats,
   BUFFER_BYTES,
+  closeAccess,
+  configureAccess,
   FLUSH_MS,
+  flushAccess,
+  reopenAccess,
   writeAccess,
 } from "./access_log.ts";
 import { flushLogs, log, reopenLogs, setupLogging } from "./log.ts";
@@ -237,6 +241,67 @@ Deno.test("a failing access file costs lines, is reported once, and never throws
       /^ERROR \[master \d+\] koan\.log: access log: cannot write to \/dev\/full: .*reported once/,
     );
   });
+});
+
+Deno.test("accessStats() is one live object: counts lines lost per failed write, nothing when writes succeed", async () => {
+  const stats = accessStats();
+  const before = { ...stats };
+  const reported: string[] = [];
+  const dir = await Deno.makeTempDir({ prefix: "koan-access-stats-" });
+  const settings = {
+    access: true,
+    access_format: "$status",
+    file: "",
+    format: "text",
+  } as const;
+  try {
+    configureAccess({ ...settings, access_file: "/dev/full" }, {
+      tag: "w1",
+      onError: (message) => reported.push(message),
+    });
+    for (let i = 0; i < 5; i++) writeAccess(request);
+    flushAccess(); // one write of 5 lines: ENOSPC
+    writeAccess(request);
+    writeAccess(request);
+    flushAccess();
+    assert.equal(accessStats(), stats, "the same object, updated in place");
+    assert.deepEqual(
+      { errors: stats.errors - before.errors, lost: stats.lost - before.lost },
+      { errors: 2, lost: 7 },
+    );
+    assert.equal(reported.length, 1);
+
+    // A file that can no longer be opened: the failed reopen is an error
+    // that costs no line; the next write, which tries again, costs its lines.
+    const gone = `${dir}/gone`;
+    await Deno.mkdir(gone);
+    configureAccess({ ...settings, access_file: `${gone}/access.log` }, {
+      tag: "w1",
+    });
+    await Deno.remove(gone, { recursive: true });
+    reopenAccess();
+    writeAccess(request);
+    writeAccess(request);
+    writeAccess(request);
+    flushAccess();
+    assert.deepEqual(
+      { errors: stats.errors - before.errors, lost: stats.lost - before.lost },
+      { errors: 4, lost: 10 },
+    );
+
+    // Writes that succeed touch no counter.
+    const counted = { ...stats };
+    configureAccess({ ...settings, access_file: `${dir}/ok.log` }, {
+      tag: "w1",
+    });
+    for (let i = 0; i < 100; i++) writeAccess(request);
+    flushAccess();
+    assert.deepEqual({ ...stats }, counted);
+    assert.equal(read(`${dir}/ok.log`).length, 100);
+  } finally {
+    closeAccess();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("lines still buffered are written when the process exits, however it exits", async () => {

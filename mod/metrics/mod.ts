@@ -1,13 +1,15 @@
 /**
  * Metrics: a per-isolate registry with mergeable snapshots
  * (`registry.ts`), the sum across workers (`aggregate.ts`), the minute
- * window (`window.ts`), Prometheus text (`prometheus.ts`) and the status
- * page and report (`status.ts`).
+ * window (`window.ts`), Prometheus text (`prometheus.ts`), the status
+ * page and report (`status.ts`) and the access log's losses as counters
+ * (`access_losses.ts`).
  *
- * Bottom layer: imports nothing of koan's outside `metrics/`.
+ * Just above `util/`: imports nothing of koan's outside `metrics/` but `util/`.
  *
  * @module
  */
 export { Metrics, metrics, seriesKey } from "./registry.ts";
 export { aggregate } from "./aggregate.ts";
+export { exportAccessLogLosses } from "./access_losses.ts";
 export { renderPrometheus } from "./prometheus.ts";

@@ -30,6 +30,14 @@ export const METRICS = {
   koan_workers: ["gauge", "Workers alive"],
   koan_worker_restarts_total: ["counter", "Workers restarted after an exit"],
   koan_reloads_total: ["counter", "Configuration reloads (SIGHUP), by result"],
+  koan_access_log_lost_lines_total: [
+    "counter",
+    "Access log lines dropped because writing them failed",
+  ],
+  koan_access_log_write_errors_total: [
+    "counter",
+    "Access log writes, syslog sends and reopens that failed",
+  ],
 } as const;
 
 /** A metric name koan exports. */

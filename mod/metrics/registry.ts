@@ -58,6 +58,7 @@ export class Metrics {
   #counters = new Map<string, number>();
   #gauges = new Map<string, number>();
   #histograms = new Map<string, HistogramState>();
+  #counterFuncs = new Map<string, () => number>();
 
   /** Adds `by` (default 1) to a counter. */
   inc(key: string, by = 1): void {
@@ -72,6 +73,27 @@ export class Metrics {
   /** Sets a gauge. */
   set(key: string, value: number): void {
     this.#gauges.set(key, value);
+  }
+
+  /**
+   * A counter kept elsewhere, read on every snapshot (the Go client's
+   * `CounterFunc`): for a module this layer may not import, which then
+   * pays nothing per event, only when a snapshot is taken. `read` must be
+   * monotonic and cheap. Registering a key again replaces its reader, so
+   * every caller may register without knowing whether another did.
+   *
+   * @example Usage
+   * ```ts
+   * import { Metrics } from "./registry.ts";
+   * const lost = { lines: 0 };
+   * const m = new Metrics();
+   * m.counterFunc("lost_total", () => lost.lines);
+   * lost.lines += 3;
+   * if (m.snapshot().counters.lost_total !== 3) throw new Error("not read");
+   * ```
+   */
+  counterFunc(key: string, read: () => number): void {
+    this.#counterFuncs.set(key, read);
   }
 
   /** Records one observation (seconds) in a histogram. */
@@ -102,8 +124,12 @@ export class Metrics {
     for (const [key, state] of this.#histograms) {
       histograms[key] = { ...state, counts: [...state.counts] };
     }
+    const counters = Object.fromEntries(this.#counters);
+    for (const [key, read] of this.#counterFuncs) {
+      counters[key] = (counters[key] ?? 0) + read();
+    }
     return {
-      counters: Object.fromEntries(this.#counters),
+      counters,
       gauges: Object.fromEntries(this.#gauges),
       histograms,
     };

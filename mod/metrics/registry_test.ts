@@ -65,3 +65,26 @@ Deno.test("renderPrometheus() writes HELP/TYPE and cumulative buckets", () => {
     /koan_request_duration_seconds_count\{protocol="http"\} 2\n/,
   );
 });
+
+Deno.test("Metrics.counterFunc() reads its counter on every snapshot, once per key", () => {
+  const m = new Metrics();
+  const kept = { n: 0 };
+  m.counterFunc("kept_total", () => kept.n);
+  assert.equal(
+    m.snapshot().counters.kept_total,
+    0,
+    "exported before any count",
+  );
+  kept.n = 4;
+  assert.equal(m.snapshot().counters.kept_total, 4);
+  // Registering again replaces the reader: never counted twice.
+  m.counterFunc("kept_total", () => kept.n);
+  assert.equal(m.snapshot().counters.kept_total, 4);
+  // A counter also counted with inc() adds up.
+  m.inc("kept_total", 2);
+  assert.equal(m.snapshot().counters.kept_total, 6);
+  assert.equal(
+    mergeSnapshots([m.snapshot(), m.snapshot()]).counters.kept_total,
+    12,
+  );
+});

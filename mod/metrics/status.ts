@@ -1,7 +1,8 @@
 /**
  * The live status report behind `GET /status` (HTML) and
  * `GET /status.json`: listeners with their models and workers, open
- * connections, QPS and p99 over the last minute, restarts and reloads.
+ * connections, QPS and p99 over the last minute, restarts, reloads and
+ * access lines lost to write errors.
  *
  * @module
  */
@@ -41,6 +42,14 @@ export interface StatusReport {
   windowSeconds: number;
   restarts: number;
   reloads: number;
+  /**
+   * Access lines lost to write errors, summed over every worker
+   * (`koan_access_log_lost_lines_total`). Filled in by the isolate that
+   * serves `/status.json`, from its live daemon-wide metrics.
+   */
+  accessLogLostLines?: number;
+  /** Failed access log writes (`koan_access_log_write_errors_total`), likewise. */
+  accessLogWriteErrors?: number;
 }
 
 /** The status page: self-contained HTML (no CDN) that polls `/status.json` every second. */
@@ -59,7 +68,7 @@ export const STATUS_PAGE = `<!doctype html>
   .tile b { display: block; font-size: 1.5rem; font-variant-numeric: tabular-nums; }
   table { border-collapse: collapse; margin-bottom: 1.5rem; }
   th, td { border-bottom: 1px solid #eee; padding: .3rem .8rem; text-align: left; font-variant-numeric: tabular-nums; }
-  .draining { color: #b00; font-weight: bold; }
+  .draining, .lost { color: #b00; font-weight: bold; }
   #error { color: #b00; }
 </style>
 </head>
@@ -71,6 +80,7 @@ export const STATUS_PAGE = `<!doctype html>
   <div class="tile">open connections<b id="connections">–</b></div>
   <div class="tile">worker restarts<b id="restarts">–</b></div>
   <div class="tile">reloads<b id="reloads">–</b></div>
+  <div class="tile" title="dropped because writing them failed (full disk, dead syslog)">access lines lost<b id="lost">–</b></div>
   <div class="tile">uptime<b id="uptime">–</b></div>
 </div>
 <table>
@@ -111,6 +121,10 @@ async function refresh() {
     $("connections").textContent = s.connections;
     $("restarts").textContent = s.restarts;
     $("reloads").textContent = s.reloads;
+    const lost = s.accessLogLostLines ?? 0;
+    $("lost").textContent = lost;
+    $("lost").className = lost ? "lost" : "";
+    $("lost").title = (s.accessLogWriteErrors ?? 0) + " failed writes";
     $("uptime").textContent = duration(s.uptimeSeconds);
     $("listeners").replaceChildren(...s.listeners.map((l) =>
       row([l.protocol, l.address, l.model, l.connections, l.workers.length])));

@@ -25,6 +25,8 @@
  */
 import { currentStatus } from "../../metrics/status.ts";
 import { log } from "../../log/log.ts";
+import { accessStats } from "../../log/access_log.ts";
+import { exportAccessLogLosses } from "../../metrics/access_losses.ts";
 import {
   addSnapshotProvider,
   aggregate,
@@ -314,6 +316,9 @@ export class Pool {
       this.#starting = { resolve, reject }
     );
     this.#removeProvider = addSnapshotProvider(() => this.snapshot());
+    // The master's own access losses (its in-isolate listeners) go into
+    // the pushes, so a worker serving /metrics counts them too.
+    exportAccessLogLosses(accessStats());
     startMetricsDump();
     this.#pusher = this.#clock.setInterval(
       () => this.#pushMetrics(),

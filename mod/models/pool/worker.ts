@@ -12,9 +12,10 @@
  *
  * @module
  */
-import { writeAccess } from "../../log/access_log.ts";
+import { accessStats, writeAccess } from "../../log/access_log.ts";
 import { formatAddress } from "../../config/address.ts";
 import { flushLogs, log, reopenLogs, setupLogging } from "../../log/log.ts";
+import { exportAccessLogLosses } from "../../metrics/access_losses.ts";
 import { setRemote } from "../../metrics/aggregate.ts";
 import { setRemoteStatus } from "../../metrics/status.ts";
 import type { AcceptSource } from "../../net/acceptor.ts";
@@ -70,6 +71,8 @@ export class PoolWorker {
    */
   static start(init: PoolInit, host: PoolWorkerHost): PoolWorker | undefined {
     setupLogging(init.generation.config.log, { tag: init.tag });
+    // Access lines this worker fails to write travel in its heartbeats.
+    exportAccessLogLosses(accessStats());
     const logger = log("worker");
     const state = new WorkerState();
     const limit = init.maxRequests;

@@ -8,7 +8,13 @@
  *
  * @module
  */
+import { accessStats } from "../../log/access_log.ts";
+import {
+  accessLogLosses,
+  exportAccessLogLosses,
+} from "../../metrics/access_losses.ts";
 import { aggregate } from "../../metrics/aggregate.ts";
+import type { MetricsSnapshot } from "../../metrics/registry.ts";
 import { renderPrometheus } from "../../metrics/prometheus.ts";
 import { currentStatus, STATUS_PAGE } from "../../metrics/status.ts";
 import { constantReply, type Reply, textReply } from "./reply.ts";
@@ -17,11 +23,21 @@ import { HttpError } from "./status.ts";
 
 const PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
+/**
+ * The daemon-wide metrics, this isolate's access log losses included: an
+ * isolate that serves these routes but is no pool worker (the master under
+ * `async`) has registered them nowhere else. Registering again is a no-op.
+ */
+function daemonWide(): MetricsSnapshot {
+  exportAccessLogLosses(accessStats());
+  return aggregate();
+}
+
 /** `GET /metrics`. */
 export const metricsRoute: Route = {
   methods: ["GET"],
   handle: (): Reply =>
-    textReply(200, renderPrometheus(aggregate()), PROMETHEUS_TYPE),
+    textReply(200, renderPrometheus(daemonWide()), PROMETHEUS_TYPE),
 };
 
 const PAGE: Reply = constantReply(
@@ -42,6 +58,17 @@ export const statusJsonRoute: Route = {
     if (!report) {
       throw new HttpError(503, "The status report is not ready yet");
     }
-    return textReply(200, JSON.stringify(report), "application/json");
+    // The report may be the master's, up to a second old; the losses are
+    // this isolate's live sum, the number /metrics shows.
+    const losses = accessLogLosses(daemonWide());
+    return textReply(
+      200,
+      JSON.stringify({
+        ...report,
+        accessLogLostLines: losses.lost,
+        accessLogWriteErrors: losses.errors,
+      }),
+      "application/json",
+    );
   },
 };
