@@ -14,7 +14,7 @@ import {
   type Overrides,
 } from "../config/load.ts";
 import { SECTIONS, type Setting } from "../config/settings.ts";
-import { flushLogs, log, setupLogging } from "../log/log.ts";
+import { flushLogs, loadLogging, log, setupLogging } from "../log/log.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { makeGeneration } from "../daemon/generation.ts";
 import { checkLogFiles } from "../daemon/plan.ts";
@@ -104,6 +104,7 @@ export async function serve(args: string[]): Promise<number> {
   const loaded = await loadConfig(options);
   checkLogFiles(loaded.config.log); // exit 2 naming the key, not a stack trace
   setupLogging(loaded.config.log, { tag: "master" });
+  await loadLogging();
   const logger = log("daemon");
   let daemon: Daemon;
   try {

@@ -5,7 +5,8 @@ import {
   logDestinationProblem,
   templateVariables,
 } from "./access_variables.ts";
-import { buildConfig, ConfigError } from "./load.ts";
+import { ConfigError } from "./load.ts";
+import { configOf } from "./_testing.ts";
 
 Deno.test("accessFormatProblem() accepts the presets and templates of known variables", () => {
   for (
@@ -59,20 +60,20 @@ Deno.test("logDestinationProblem() wants a path after syslog:", () => {
 
 Deno.test("buildConfig() refuses a bad access format or destination naming the key", () => {
   assert.throws(
-    () => buildConfig({ log: { access_format: "$remote_addr $bogus" } }),
+    () => configOf({ log: { access_format: "$remote_addr $bogus" } }),
     (error: unknown) =>
       error instanceof ConfigError &&
       /^log\.access_format: unknown variable "\$bogus"/.test(error.message),
   );
   assert.throws(
-    () => buildConfig({ log: { access_file: "syslog:" } }),
+    () => configOf({ log: { access_file: "syslog:" } }),
     /^ConfigError: log\.access_file: needs a socket path/,
   );
   assert.throws(
-    () => buildConfig({ log: { file: "syslog:relative" } }),
+    () => configOf({ log: { file: "syslog:relative" } }),
     /^ConfigError: log\.file: wants an absolute socket path/,
   );
-  const { config } = buildConfig({
+  const { config } = configOf({
     log: {
       access_format: "json",
       access_file: "syslog",
@@ -80,6 +81,6 @@ Deno.test("buildConfig() refuses a bad access format or destination naming the k
     },
   });
   assert.equal(config.log.access_format, "json");
-  assert.equal(buildConfig({}).config.log.access_format, "combined");
-  assert.equal(buildConfig({}).config.log.access_file, "");
+  assert.equal(configOf({}).config.log.access_format, "combined");
+  assert.equal(configOf({}).config.log.access_file, "");
 });

@@ -3,10 +3,12 @@
  * command-line overrides, each value checked by the validator declared in
  * `settings.ts`. Any problem is a {@linkcode ConfigError} naming the key.
  *
+ * Defaults are valid by construction (`load_test.ts` checks each against
+ * its schema), so valibot and the TOML parser are imported only when a file
+ * or a flag gives a value: `koan inetd` with no config file loads neither.
+ *
  * @module
  */
-import { parse as parseToml, TomlError } from "smol-toml";
-import type { z } from "zod";
 import { parseAddress } from "./address.ts";
 import {
   type Config,
@@ -17,6 +19,7 @@ import {
   type SectionName,
   SECTIONS,
   type Setting,
+  type Valibot,
 } from "./settings.ts";
 import { ConfigError } from "./error.ts";
 
@@ -72,12 +75,22 @@ function describe(value: unknown): string {
   return typeof value === "string" ? `"${value}"` : JSON.stringify(value);
 }
 
-function check<T>(key: string, setting: Setting<T>, value: unknown): T {
-  const result = (setting.schema as z.ZodType<T>).safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  let reason = issue?.message ?? "invalid value";
-  if (issue?.code === "invalid_type") {
+/** The JavaScript types a setting's value may have, as valibot names them. */
+const VALUE_TYPES = new Set(["number", "string", "boolean"]);
+
+/** Checks `value` for `setting`; `v` is undefined only when every value is a default. */
+function check<T>(
+  v: Valibot | undefined,
+  key: string,
+  setting: Setting<T>,
+  value: unknown,
+): T {
+  if (!v) return value as T;
+  const result = v.safeParse(setting.schema(v), value);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  let reason = issue.message;
+  if (issue.kind === "schema" && VALUE_TYPES.has(issue.type)) {
     reason = `must be ${
       typeof setting.default === "number"
         ? "a number"
@@ -111,6 +124,7 @@ function defaults(): Config {
 }
 
 function buildListener(
+  v: Valibot | undefined,
   raw: unknown,
   key: string,
 ): { listener: ListenerConfig; explicit: Set<string> } {
@@ -121,6 +135,7 @@ function buildListener(
     }
   }
   const protocol = check(
+    v,
     `${key}.protocol`,
     LISTENER.protocol,
     raw.protocol ?? LISTENER.protocol.default,
@@ -128,13 +143,15 @@ function buildListener(
   const listener = {
     protocol,
     address: check(
+      v,
       `${key}.address`,
       LISTENER.address,
       raw.address ?? DEFAULT_ADDRESSES[protocol],
     ),
-    model: check(`${key}.model`, LISTENER.model, raw.model ?? "async"),
-    workers: check(`${key}.workers`, LISTENER.workers, raw.workers ?? 0),
+    model: check(v, `${key}.model`, LISTENER.model, raw.model ?? "async"),
+    workers: check(v, `${key}.workers`, LISTENER.workers, raw.workers ?? 0),
     concurrency: check(
+      v,
       `${key}.concurrency`,
       LISTENER.concurrency,
       raw.concurrency ?? 0,
@@ -153,42 +170,126 @@ function appliesTo(setting: Setting, model: ModelName): boolean {
   return !setting.models || setting.models.includes(model);
 }
 
+/** What {@linkcode buildConfig} reads. */
+export interface BuildOptions {
+  /**
+   * Sections read from the file and the flags; the others keep their
+   * defaults, unchecked (`koan inetd` reads no `[daemon]`).
+   * @default {all}
+   */
+  sections?: readonly SectionName[];
+  /** Whether to read `[[listener]]` tables (`koan inetd` has none). @default {true} */
+  listeners?: boolean;
+}
+
+function isEmpty(value: object | undefined): boolean {
+  return value === undefined || Object.keys(value).length === 0;
+}
+
+/** Whether `raw` or `overrides` give any value `options` reads. */
+function givesValues(
+  raw: Table,
+  overrides: Overrides,
+  options: BuildOptions,
+): boolean {
+  const withListeners = options.listeners ?? true;
+  return Object.keys(raw).some((name) =>
+    name === "listener"
+      ? withListeners
+      : !options.sections || options.sections.includes(name as SectionName)
+  ) || !isEmpty(overrides.listeners) || overrides.model !== undefined ||
+    overrides.workers !== undefined || !isEmpty(overrides.values);
+}
+
 /**
- * Validates a parsed TOML document merged with command-line overrides.
+ * Validates a parsed TOML document merged with command-line overrides,
+ * importing valibot only when they give a value to check.
  *
  * @example Usage
  * ```ts
  * import { buildConfig } from "./load.ts";
- * const { config } = buildConfig({ zen: { max_question: 64 } });
+ * const { config } = await buildConfig({ zen: { max_question: 64 } });
  * if (config.zen.max_question !== 64) throw new Error("not applied");
  * ```
  *
  * @throws {ConfigError} naming the first bad key.
  */
-export function buildConfig(
+export async function buildConfig(
   raw: unknown,
   overrides: Overrides = {},
+  options: BuildOptions = {},
+): Promise<LoadedConfig> {
+  const v = isTable(raw) && givesValues(raw, overrides, options)
+    ? await import("valibot")
+    : undefined;
+  return buildConfigWith(v, raw, overrides, options);
+}
+
+/**
+ * {@linkcode buildConfig} with valibot given (undefined: nothing to check, so
+ * `raw` and `overrides` must give no value `options` reads).
+ *
+ * @throws {ConfigError} naming the first bad key.
+ */
+export function buildConfigWith(
+  v: Valibot | undefined,
+  raw: unknown,
+  overrides: Overrides = {},
+  options: BuildOptions = {},
 ): LoadedConfig {
   if (!isTable(raw)) throw new ConfigError("", "the file must be a TOML table");
+  if (!v && givesValues(raw, overrides, options)) {
+    throw new TypeError("buildConfigWith() needs valibot to check values");
+  }
+  const read = new Set<string>(options.sections ?? Object.keys(SECTIONS));
+  const withListeners = options.listeners ?? true;
   const config = defaults();
   const notes: string[] = [];
   for (const [name, value] of Object.entries(raw)) {
     if (name === "listener") continue;
-    if (!(name in SECTIONS)) throw new ConfigError(name, "unknown section");
+    if (!(name in SECTIONS)) {
+      if (options.sections) continue; // not this reader's to judge
+      throw new ConfigError(name, "unknown section");
+    }
+    if (!read.has(name)) continue;
     if (!isTable(value)) throw new ConfigError(name, "must be a table");
     const declared = SECTIONS[name as SectionName] as Record<string, Setting>;
     const target = config[name as SectionName] as Record<string, unknown>;
     for (const [key, item] of Object.entries(value)) {
       const setting = declared[key];
       if (!setting) throw new ConfigError(`${name}.${key}`, "unknown key");
-      target[key] = check(`${name}.${key}`, setting, item);
+      target[key] = check(v, `${name}.${key}`, setting, item);
     }
   }
+  if (withListeners) buildListeners(v, raw, overrides, config, notes);
 
+  for (const [key, text] of Object.entries(overrides.values ?? {})) {
+    const [section, name] = key.split(".") as [SectionName, string];
+    const setting = (SECTIONS[section] as Record<string, Setting> | undefined)
+      ?.[name];
+    if (!setting) throw new ConfigError(key, "unknown key");
+    (config[section] as Record<string, unknown>)[name] = check(
+      v,
+      `--${setting.flag ?? key}`,
+      setting,
+      coerce(setting, text),
+    );
+  }
+  return { config, notes };
+}
+
+/** Fills `config.listener` from the flags, the file or the defaults. */
+function buildListeners(
+  v: Valibot | undefined,
+  raw: Table,
+  overrides: Overrides,
+  config: Config,
+  notes: string[],
+): void {
   let explicit: Set<string>[] = [];
   if (overrides.listeners?.length) {
     config.listener = overrides.listeners.map((flag, index) =>
-      buildListener(flag, `--${flag.protocol}[${index}]`).listener
+      buildListener(v, flag, `--${flag.protocol}[${index}]`).listener
     );
     explicit = config.listener.map(() => new Set<string>());
   } else if (raw.listener !== undefined) {
@@ -199,13 +300,13 @@ export function buildConfig(
       );
     }
     const built = raw.listener.map((item, index) =>
-      buildListener(item, `listener[${index}]`)
+      buildListener(v, item, `listener[${index}]`)
     );
     config.listener = built.map((b) => b.listener);
     explicit = built.map((b) => b.explicit);
   } else {
     config.listener = DEFAULT_LISTENERS.map((flag) =>
-      buildListener(flag, "default listener").listener
+      buildListener(v, flag, "default listener").listener
     );
     explicit = config.listener.map(() => new Set<string>());
   }
@@ -215,11 +316,12 @@ export function buildConfig(
 
   config.listener.forEach((listener, index) => {
     if (overrides.model !== undefined) {
-      listener.model = check("--model", LISTENER.model, overrides.model);
+      listener.model = check(v, "--model", LISTENER.model, overrides.model);
       explicit[index]?.add("model");
     }
     if (overrides.workers !== undefined) {
       listener.workers = check(
+        v,
         "--workers",
         LISTENER.workers,
         coerce(LISTENER.workers, overrides.workers),
@@ -238,19 +340,6 @@ export function buildConfig(
     }
     if (listener.workers === 0) listener.workers = cpuCount();
   });
-
-  for (const [key, text] of Object.entries(overrides.values ?? {})) {
-    const [section, name] = key.split(".") as [SectionName, string];
-    const setting = (SECTIONS[section] as Record<string, Setting> | undefined)
-      ?.[name];
-    if (!setting) throw new ConfigError(key, "unknown key");
-    (config[section] as Record<string, unknown>)[name] = check(
-      `--${setting.flag ?? key}`,
-      setting,
-      coerce(setting, text),
-    );
-  }
-  return { config, notes };
 }
 
 function cpuCount(): number {
@@ -258,7 +347,11 @@ function cpuCount(): number {
 }
 
 /** Parses TOML text; syntax errors become a {@linkcode ConfigError} with line and column. */
-export function parseConfigText(text: string, source: string): unknown {
+export async function parseConfigText(
+  text: string,
+  source: string,
+): Promise<unknown> {
+  const { parse: parseToml, TomlError } = await import("smol-toml");
   try {
     return parseToml(text);
   } catch (error) {
@@ -299,6 +392,8 @@ export interface LoadOptions {
   overrides?: Overrides;
   /** Environment lookup; defaults to `Deno.env.get`. */
   env?: (name: string) => string | undefined;
+  /** What to read (`koan inetd`: no listeners, no `[daemon]`). */
+  build?: BuildOptions;
 }
 
 /** The system-wide config file, used when present and nothing else is named. */
@@ -337,9 +432,12 @@ export async function loadConfig(
   }
   let raw: unknown = {};
   if (path !== undefined) {
-    raw = parseConfigText(await readNamedFile(path, "", "config file "), path);
+    raw = await parseConfigText(
+      await readNamedFile(path, "", "config file "),
+      path,
+    );
   }
-  const loaded = buildConfig(raw, options.overrides);
+  const loaded = await buildConfig(raw, options.overrides, options.build);
   if (path !== undefined) loaded.path = path;
   return loaded;
 }

@@ -3,7 +3,7 @@
  * TOML loader and validation (`load.ts`), the CLI flags and the help;
  * addresses (`address.ts`).
  *
- * Bottom layer: imports nothing of koan's.
+ * Just above `util/`: imports nothing of koan's but `util/`.
  *
  * @module
  */

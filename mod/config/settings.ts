@@ -3,18 +3,31 @@
  * parser, the command-line flags, `koan check-config` and `koan --help`
  * (gunicorn's config.py habit): adding a setting here is all it takes.
  *
+ * Each setting's schema (valibot) is built by a function of the library,
+ * called only when a value for it is checked: valibot is imported only
+ * when a file or a flag sets something (`load.ts`), and `koan inetd`,
+ * which starts once per connection, builds schemas only for the keys it
+ * reads. (valibot rather than zod: 15 ms to import and 3 ms to check a
+ * whole file, against 40–50 and 15–25; docs/performance.md.)
+ *
  * @module
  */
-import { z } from "zod";
+import type * as v from "valibot";
 import {
   accessFormatProblem,
   logDestinationProblem,
 } from "./access_variables.ts";
 
+/** valibot's namespace, given to a setting's schema builder. */
+export type Valibot = typeof v;
+
+/** A schema that checks an unknown value and outputs a `T`. */
+export type Schema<T> = v.GenericSchema<unknown, T>;
+
 /** One declared setting of type `T`. */
 export interface Setting<T = unknown> {
-  /** Validator; its output is the stored value. */
-  schema: z.ZodType<T>;
+  /** Builds the validator, whose output is the stored value. */
+  schema: (v: Valibot) => Schema<T>;
   /** Value used when neither the file nor a flag sets it. */
   default: T;
   /** One line of help for `--help` and the docs. */
@@ -34,7 +47,7 @@ export interface SettingOptions {
 }
 
 function setting<T>(
-  schema: z.ZodType<T>,
+  schema: (v: Valibot) => Schema<T>,
   defaultValue: NoInfer<T>,
   help: string,
   options: SettingOptions = {},
@@ -57,31 +70,51 @@ export type ModelName = typeof MODEL_NAMES[number];
 /** Protocol names accepted in `[[listener]] protocol`. */
 export const PROTOCOL_NAMES = ["zen", "http", "echo"] as const;
 
-const seconds = z.number().min(0, "must be 0 or more seconds").max(
-  86_400 * 365,
-  "must be at most a year",
-);
-const positiveSeconds = z.number().gt(0, "must be more than 0 seconds").max(
-  86_400 * 365,
-  "must be at most a year",
-);
-const bytes = (min: number) =>
-  z.number().int("must be a whole number of bytes").min(
-    min,
-    `must be at least ${min} bytes`,
-  ).max(2 ** 40, "must be at most 1 TiB");
-const count = (min: number, max = 1_000_000) =>
-  z.number().int("must be a whole number").min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`);
-const enumOf = <T extends readonly [string, ...string[]]>(values: T) =>
-  z.enum(values, {
-    error: () => `must be one of ${values.map((v) => `"${v}"`).join(", ")}`,
-  });
+const YEAR = 86_400 * 365;
+const seconds = (v: Valibot) =>
+  v.pipe(
+    v.number(),
+    v.minValue(0, "must be 0 or more seconds"),
+    v.maxValue(YEAR, "must be at most a year"),
+  );
+const positiveSeconds = (v: Valibot) =>
+  v.pipe(
+    v.number(),
+    v.gtValue(0, "must be more than 0 seconds"),
+    v.maxValue(YEAR, "must be at most a year"),
+  );
+const bytes = (min: number) => (v: Valibot) =>
+  v.pipe(
+    v.number(),
+    v.integer("must be a whole number of bytes"),
+    v.minValue(min, `must be at least ${min} bytes`),
+    v.maxValue(2 ** 40, "must be at most 1 TiB"),
+  );
+const count = (min: number, max = 1_000_000) => (v: Valibot) =>
+  v.pipe(
+    v.number(),
+    v.integer("must be a whole number"),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+const enumOf = <T extends readonly string[]>(values: T) => (v: Valibot) =>
+  v.picklist(
+    values,
+    `must be one of ${values.map((value) => `"${value}"`).join(", ")}`,
+  );
+const text = (v: Valibot) => v.string();
 
-const destination = z.string().superRefine((value, context) => {
-  const problem = logDestinationProblem(value);
-  if (problem) context.addIssue({ code: "custom", message: problem });
-});
+/** A string whose `problem` (if any) is the error. */
+const checked =
+  (problem: (value: string) => string | undefined) => (v: Valibot) =>
+    v.pipe(
+      v.string(),
+      v.check(
+        (value) => problem(value) === undefined,
+        (issue) => problem(issue.input) ?? "invalid",
+      ),
+    );
+const destination = checked(logDestinationProblem);
 
 /** Settings of one `[[listener]]` table. */
 export const LISTENER = {
@@ -91,7 +124,7 @@ export const LISTENER = {
     "protocol served: zen | http | echo",
   ),
   address: setting(
-    z.string().min(1, "must not be empty"),
+    (v) => v.pipe(v.string(), v.nonEmpty("must not be empty")),
     "127.0.0.1:1060",
     "host:port, [v6]:port or :port",
   ),
@@ -119,7 +152,7 @@ export const LISTENER = {
 export const SECTIONS = {
   zen: {
     aphorisms: setting(
-      z.string(),
+      text,
       "",
       "TOML table of aphorisms replacing the built-in one (reloaded on SIGHUP)",
     ),
@@ -139,17 +172,19 @@ export const SECTIONS = {
       "simulated work per answer: none | sleep | block | cpu",
     ),
     work_ms: setting(
-      z.number().min(0, "must be 0 or more").max(
-        60_000,
-        "must be at most 60000 ms",
-      ),
+      (v) =>
+        v.pipe(
+          v.number(),
+          v.minValue(0, "must be 0 or more"),
+          v.maxValue(60_000, "must be at most 60000 ms"),
+        ),
       0,
       "milliseconds of simulated work per answer",
     ),
   },
   http: {
     docroot: setting(
-      z.string(),
+      text,
       "",
       "directory of static files; empty: built-in routes only",
       { flag: "docroot" },
@@ -243,15 +278,12 @@ export const SECTIONS = {
       'log file, reopened on SIGUSR1; empty: stderr; "syslog" (/dev/log) or "syslog:/path/to/socket"',
     ),
     access: setting(
-      z.boolean(),
+      (v) => v.boolean(),
       true,
       "one access-log line per connection (Zen, echo) or request (HTTP)",
     ),
     access_format: setting(
-      z.string().superRefine((value, context) => {
-        const problem = accessFormatProblem(value);
-        if (problem) context.addIssue({ code: "custom", message: problem });
-      }),
+      checked(accessFormatProblem),
       "combined",
       'access lines: "combined" (HTTP; Zen/echo as "koan") | "json" | "koan" | a template with $variables (nginx names)',
     ),
@@ -263,7 +295,7 @@ export const SECTIONS = {
   },
   daemon: {
     pid_file: setting(
-      z.string(),
+      text,
       "",
       "write the master's pid here; removed on exit",
       { flag: "pid-file" },

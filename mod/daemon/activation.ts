@@ -153,11 +153,11 @@ export interface ActivationPlan {
  *
  * @throws {ConfigError} when a socket's protocol cannot be told.
  */
-export function activationListeners(
+export async function activationListeners(
   loaded: LoadedConfig,
   inherited: readonly InheritedSocket[],
   options: LoadOptions,
-): ActivationPlan {
+): Promise<ActivationPlan> {
   const { config } = loaded;
   const notes: string[] = [];
   if (options.overrides?.listeners?.length) {
@@ -173,7 +173,8 @@ export function activationListeners(
     return { listeners: config.listener, notes };
   }
   const used = new Set<number>();
-  const listeners = inherited.map((socket) => {
+  const listeners: ListenerConfig[] = [];
+  for (const socket of inherited) {
     const protocol = socket.protocol ??
       config.listener.find((l) => sameAddress(l.address, socket.address))
         ?.protocol;
@@ -193,10 +194,10 @@ export function activationListeners(
     if (index < 0) index = pick(() => true);
     const base = index >= 0
       ? config.listener[index]!
-      : defaultListener(protocol, socket.address, options);
+      : await defaultListener(protocol, socket.address, options);
     if (index >= 0) used.add(index);
-    return { ...base, protocol, address: socket.address };
-  });
+    listeners.push({ ...base, protocol, address: socket.address });
+  }
   // Without a config file the built-in default listeners stand in; saying
   // they are not served would only confuse.
   config.listener.forEach((listener, i) => {
@@ -209,11 +210,11 @@ export function activationListeners(
   return { listeners, notes };
 }
 
-function defaultListener(
+async function defaultListener(
   protocol: ProtocolName,
   address: string,
   options: LoadOptions,
-): ListenerConfig {
+): Promise<ListenerConfig> {
   const overrides: NonNullable<LoadOptions["overrides"]> = {
     listeners: [{ protocol, address }],
   };
@@ -223,5 +224,5 @@ function defaultListener(
   if (options.overrides?.workers !== undefined) {
     overrides.workers = options.overrides.workers;
   }
-  return buildConfig({}, overrides).config.listener[0]!;
+  return (await buildConfig({}, overrides)).config.listener[0]!;
 }

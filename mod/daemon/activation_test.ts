@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { buildConfig, ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/load.ts";
+import { configOf } from "../config/_testing.ts";
 import {
   activationListeners,
   type InheritedSocket,
@@ -59,8 +60,8 @@ const socket = (
   ...(protocol ? { protocol } : {}),
 });
 
-Deno.test("activationListeners() serves exactly the passed sockets with the config's settings", () => {
-  const loaded = buildConfig({
+Deno.test("activationListeners() serves exactly the passed sockets with the config's settings", async () => {
+  const loaded = configOf({
     listener: [
       { protocol: "zen", address: "127.0.0.1:1060", model: "iterative" },
       { protocol: "http", address: "127.0.0.1:8080", model: "async" },
@@ -68,7 +69,7 @@ Deno.test("activationListeners() serves exactly the passed sockets with the conf
     ],
   });
   loaded.path = "/etc/koan/koan.toml";
-  const plan = activationListeners(loaded, [
+  const plan = await activationListeners(loaded, [
     socket(3, "127.0.0.1:2000", "zen"),
     socket(4, "[::]:1060", "zen"),
   ], {});
@@ -83,15 +84,15 @@ Deno.test("activationListeners() serves exactly the passed sockets with the conf
   );
 });
 
-Deno.test("activationListeners() takes the protocol from a listener at the address when the name is not one", () => {
-  const loaded = buildConfig({
+Deno.test("activationListeners() takes the protocol from a listener at the address when the name is not one", async () => {
+  const loaded = configOf({
     listener: [{ protocol: "echo", address: "127.0.0.1:7007" }],
   });
-  const plan = activationListeners(loaded, [
+  const plan = await activationListeners(loaded, [
     socket(3, "127.0.0.1:7007", undefined, "koan.socket"),
   ], {});
   assert.equal(plan.listeners[0]!.protocol, "echo");
-  assert.throws(
+  await assert.rejects(
     () =>
       activationListeners(loaded, [
         socket(3, "127.0.0.1:9", undefined, "koan.socket"),
@@ -101,22 +102,28 @@ Deno.test("activationListeners() takes the protocol from a listener at the addre
   );
 });
 
-Deno.test("activationListeners() applies --model to sockets without a config listener", () => {
+Deno.test("activationListeners() applies --model to sockets without a config listener", async () => {
   const overrides = { model: "iterative" };
-  const loaded = buildConfig({}, overrides);
-  const plan = activationListeners(loaded, [socket(3, "[::]:7", "echo")], {
-    overrides,
-  });
+  const loaded = configOf({}, overrides);
+  const plan = await activationListeners(
+    loaded,
+    [socket(3, "[::]:7", "echo")],
+    {
+      overrides,
+    },
+  );
   assert.equal(plan.listeners[0]!.model, "iterative");
   assert.equal(plan.listeners[0]!.address, "[::]:7");
 });
 
-Deno.test("activationListeners() leaves listener flags alone and notes unused sockets", () => {
+Deno.test("activationListeners() leaves listener flags alone and notes unused sockets", async () => {
   const overrides = {
     listeners: [{ protocol: "zen" as const, address: "127.0.0.1:5" }],
   };
-  const loaded = buildConfig({}, overrides);
-  const plan = activationListeners(loaded, [socket(3, "127.0.0.1:6", "zen")], {
+  const loaded = configOf({}, overrides);
+  const plan = await activationListeners(loaded, [
+    socket(3, "127.0.0.1:6", "zen"),
+  ], {
     overrides,
   });
   assert.deepEqual(plan.listeners.map((l) => l.address), ["127.0.0.1:5"]);

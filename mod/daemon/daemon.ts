@@ -153,7 +153,7 @@ export class Daemon {
       Deno.pid,
     );
     const inherited = passed ? await adoptListenFds(passed) : [];
-    const config = planConfig(loaded, inherited, options);
+    const config = await planConfig(loaded, inherited, options);
     const generation = await makeGeneration(config);
     const daemon = new Daemon(options, generation, inherited);
     // From here a signal is queued, not fatal: a TERM that arrives while
@@ -401,7 +401,11 @@ export class Daemon {
     let generation: Generation;
     try {
       loaded = await loadConfig(this.#options);
-      const config = planConfig(loaded, this.#inherited, this.#options);
+      const config = await planConfig(
+        loaded,
+        this.#inherited,
+        this.#options,
+      );
       generation = await makeGeneration(config);
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { resetSync } from "@logtape/logtape";
-import { buildConfig } from "../config/load.ts";
+import { configOf } from "../config/_testing.ts";
 import type { ModelName } from "../config/settings.ts";
 import { setupLogging } from "../log/log.ts";
 import { metrics } from "../metrics/registry.ts";
@@ -123,7 +123,7 @@ async function withFakeAsync(
 
 /** A config with `count` listeners of model `async`, on free ports. */
 function configWith(count: number, raw: Record<string, unknown> = {}) {
-  return buildConfig({
+  return configOf({
     ...raw,
     listener: Array.from({ length: count }, () => ({
       protocol: "zen",

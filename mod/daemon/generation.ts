@@ -23,7 +23,7 @@ export async function loadAphorisms(config: Config): Promise<AphorismTable> {
   if (!path) return BUILT_IN_TABLE;
   const text = await readNamedFile(path, "zen.aphorisms");
   try {
-    return parseAphorisms(text, path);
+    return await parseAphorisms(text, path);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
     throw new ConfigError("zen.aphorisms", error.message);

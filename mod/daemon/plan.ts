@@ -33,14 +33,14 @@ export function addressKey(address: string): string {
  *
  * @throws {ConfigError} naming the listener or setting at fault.
  */
-export function planConfig(
+export async function planConfig(
   loaded: LoadedConfig,
   inherited: readonly InheritedSocket[],
   options: LoadOptions,
-): Config {
+): Promise<Config> {
   let config = loaded.config;
   if (inherited.length > 0) {
-    const plan = activationListeners(loaded, inherited, options);
+    const plan = await activationListeners(loaded, inherited, options);
     config = { ...config, listener: plan.listeners };
     loaded.notes.push(...plan.notes);
   }

@@ -1,15 +1,16 @@
 import assert from "node:assert/strict";
-import { buildConfig, ConfigError } from "../config/load.ts";
+import { ConfigError } from "../config/load.ts";
+import { configOf } from "../config/_testing.ts";
 import { checkLogFile, checkLogFiles, planConfig } from "./plan.ts";
 
-Deno.test("planConfig() refuses two listeners on one address", () => {
-  const loaded = buildConfig({
+Deno.test("planConfig() refuses two listeners on one address", async () => {
+  const loaded = configOf({
     listener: [
       { protocol: "zen", address: ":1060" },
       { protocol: "echo", address: "0.0.0.0:1060" },
     ],
   });
-  assert.throws(
+  await assert.rejects(
     () => planConfig(loaded, [], {}),
     (e: unknown) =>
       e instanceof ConfigError &&
@@ -18,9 +19,9 @@ Deno.test("planConfig() refuses two listeners on one address", () => {
   );
 });
 
-Deno.test("planConfig() passes a config without inherited sockets through", () => {
-  const loaded = buildConfig({});
-  assert.deepEqual(planConfig(loaded, [], {}), loaded.config);
+Deno.test("planConfig() passes a config without inherited sockets through", async () => {
+  const loaded = configOf({});
+  assert.deepEqual(await planConfig(loaded, [], {}), loaded.config);
 });
 
 Deno.test("checkLogFile() names log.file when the file cannot be opened", () => {
@@ -33,7 +34,7 @@ Deno.test("checkLogFile() names log.file when the file cannot be opened", () => 
 });
 
 Deno.test("checkLogFiles() names log.access_file and leaves syslog alone", () => {
-  const { config } = buildConfig({
+  const { config } = configOf({
     log: { file: "syslog", access_file: "/nonexistent-dir/access.log" },
   });
   assert.throws(

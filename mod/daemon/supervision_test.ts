@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { buildConfig } from "../config/load.ts";
+import { configOf } from "../config/_testing.ts";
 import type { ListenerStats } from "../models/contract.ts";
 import { requiredWorkers, statusText, totals } from "./supervision.ts";
 
 const listener = (model: string) =>
-  buildConfig({ listener: [{ address: "127.0.0.1:1", model }] }).config
+  configOf({ listener: [{ address: "127.0.0.1:1", model }] }).config
     .listener[0]!;
 
 const item = (model: string, stats: ListenerStats) => ({

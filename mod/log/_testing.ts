@@ -6,7 +6,12 @@
  * @module
  */
 import { resetSync } from "@logtape/logtape";
-import { flushLogs, type LogSettings, setupLogging } from "./log.ts";
+import {
+  flushLogs,
+  loadLogging,
+  type LogSettings,
+  setupLogging,
+} from "./log.ts";
 import { closeAccess } from "./access_log.ts";
 
 /** What a test under {@linkcode withLogFile} gets. */
@@ -46,6 +51,7 @@ export async function withLogFile(
     { level: "info", format: "text", file: path, access: true, ...rest },
     { tag },
   );
+  await loadLogging();
   try {
     await body({
       path,

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { after, type Cancel } from "../util/timer.ts";
 import { type AccessFormat, compileAccessFormat } from "./access_format.ts";
 import type { AccessRecord } from "./access_record.ts";
 import { type Destination, openDestination } from "./destination.ts";
@@ -77,7 +78,8 @@ class AccessWriter {
   #out = new LineBuffer(BUFFER_BYTES + 16 * 1024);
   #time: TimeCache;
   #destination: Destination;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** The pending flush, while lines wait. */
+  #timer: Cancel | undefined;
   #onError: (message: string) => void;
   #reported = false;
   #flush = () => this.flush();
@@ -99,17 +101,15 @@ class AccessWriter {
     this.format.write(out, record, this.#time);
     if (out.length >= BUFFER_BYTES) this.flush();
     else if (this.#timer === undefined) {
-      this.#timer = setTimeout(this.#flush, FLUSH_MS);
-      // Buffered lines never keep a process alive: exits flush them.
-      Deno.unrefTimer(this.#timer as unknown as number);
+      // Not setTimeout, which would load Node's timers in `koan inetd`
+      // (util/timer.ts). It keeps a process alive for FLUSH_MS at most.
+      this.#timer = after(FLUSH_MS, this.#flush);
     }
   }
 
   flush(): void {
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    this.#timer?.();
+    this.#timer = undefined;
     const out = this.#out;
     if (out.length === 0) return;
     try {
@@ -243,7 +243,13 @@ export function closeAccess(): void {
   writer = undefined;
 }
 
-/** What could not be written since the process started. */
+/**
+ * What could not be written since this isolate started: the live counters
+ * (the same object every time, counted into only when a write fails), so
+ * a reader may keep it and read it whenever it likes. `mod/metrics/`
+ * exports them as `koan_access_log_lost_lines_total` and
+ * `koan_access_log_write_errors_total`.
+ */
 export function accessStats(): Readonly<AccessStats> {
   return stats;
 }

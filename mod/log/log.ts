@@ -5,15 +5,20 @@
  * log has its own writer (`access_log.ts`), configured, flushed and
  * reopened from here.
  *
+ * LogTape is imported with the first line that passes the level, not
+ * before: `koan inetd` starts once per connection and most connections
+ * log nothing but their access line (importing LogTape costs 20–30 ms,
+ * docs/performance.md). Lines logged while it loads are kept in order and
+ * written once it has; `flushLogs()` waits for them. Long-running
+ * processes call {@linkcode loadLogging} at start, so that a line is
+ * written in the turn it is logged.
+ *
  * @module
  */
-import {
-  configureSync,
-  getLogger,
-  type Logger,
-  type LogRecord,
-  resetSync,
-  type Sink,
+import type {
+  Logger as LogTapeLogger,
+  LogRecord,
+  Sink,
 } from "@logtape/logtape";
 import {
   configureAccess,
@@ -21,6 +26,7 @@ import {
   reopenAccess,
   settleAccess,
 } from "./access_log.ts";
+import { after } from "../util/timer.ts";
 import { syslogPath, SyslogSender, syslogSink } from "./syslog.ts";
 
 export { accessEnabled } from "./access_log.ts";
@@ -85,7 +91,7 @@ class LineSink implements LevelSink {
     this.#lines.push(line);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setTimeout(() => this.flush(), 0);
+      after(0, () => this.flush());
     }
   }
 
@@ -211,6 +217,74 @@ function jsonLine(record: LogRecord): string {
   }) + "\n";
 }
 
+/** The leveled levels koan logs at, lowest first. */
+const LEVELS = ["debug", "info", "warning", "error"] as const;
+/** A leveled level. */
+export type Level = typeof LEVELS[number];
+
+/** A logger under the `koan` category (see {@linkcode log}). */
+export interface Logger {
+  debug(message: string, properties?: Record<string, unknown>): void;
+  info(message: string, properties?: Record<string, unknown>): void;
+  warn(message: string, properties?: Record<string, unknown>): void;
+  error(message: string, properties?: Record<string, unknown>): void;
+}
+
+type LogTape = typeof import("@logtape/logtape");
+
+/** LogTape, once imported. */
+let logtape: LogTape | undefined;
+let loading: Promise<void> | undefined;
+/** The configuration {@linkcode setupLogging} made, applied to LogTape when it loads. */
+let configuration: { write: Sink; level: Level } | undefined;
+/** Lines logged before LogTape was loaded, replayed in order once it is. */
+let pending: Array<
+  [string[], Level, string, Record<string, unknown> | undefined]
+> = [];
+
+function configureLogTape(lt: LogTape): void {
+  if (!configuration) return;
+  lt.resetSync();
+  lt.configureSync({
+    sinks: { main: configuration.write },
+    loggers: [
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
+      {
+        category: ["koan"],
+        sinks: ["main"],
+        lowestLevel: configuration.level,
+      },
+    ],
+  });
+}
+
+function send(
+  logger: LogTapeLogger,
+  level: Level,
+  message: string,
+  properties: Record<string, unknown> | undefined,
+): void {
+  if (level === "warning") logger.warn(message, properties);
+  else logger[level](message, properties);
+}
+
+/**
+ * Imports LogTape now and applies the configuration (if any) to it; lines
+ * logged before are written. Long-running processes await it at start.
+ */
+export function loadLogging(): Promise<void> {
+  loading ??= import("@logtape/logtape").then((lt) => {
+    logtape = lt;
+    configureLogTape(lt);
+    const lines = pending;
+    pending = [];
+    for (const [category, level, message, properties] of lines) {
+      send(lt.getLogger(category), level, message, properties);
+    }
+  });
+  return loading;
+}
+
 /** Options for {@linkcode setupLogging}. */
 export interface SetupOptions {
   /** Tag on every line: `master`, `w1`, `inetd`. @default {"master"} */
@@ -238,14 +312,8 @@ export function setupLogging(
   const write: Sink = socket === undefined
     ? (record) => current.push(format(record), record)
     : (record) => current.push("", record);
-  resetSync();
-  configureSync({
-    sinks: { main: write },
-    loggers: [
-      { category: ["logtape", "meta"], sinks: [], lowestLevel: "error" },
-      { category: ["koan"], sinks: ["main"], lowestLevel: settings.level },
-    ],
-  });
+  configuration = { write, level: settings.level };
+  if (logtape) configureLogTape(logtape);
   configureAccess(settings, {
     tag,
     onError: (message) => log("log").error(message),
@@ -267,10 +335,46 @@ export function reopenLogs(): void {
 export function flushLogs(): Promise<void> {
   sink?.flush();
   flushAccess();
-  return Promise.all([sink?.settle(), settleAccess()]).then(() => {});
+  const settle = () =>
+    Promise.all([sink?.settle(), settleAccess()]).then(() => {});
+  if (loading && !logtape) {
+    // Lines wait for LogTape: write them once it is loaded.
+    return loading.then(() => {
+      sink?.flush();
+      return settle();
+    });
+  }
+  return settle();
 }
 
-/** A logger under the `koan` category: `log("net").info(...)`. */
+/**
+ * A logger under the `koan` category: `log("net").info(...)`. Usable at
+ * module load, before {@linkcode setupLogging}; lines below the configured
+ * level cost a comparison.
+ */
 export function log(...category: string[]): Logger {
-  return getLogger(["koan", ...category]);
+  const path = ["koan", ...category];
+  let logger: LogTapeLogger | undefined;
+  const line = (level: Level) =>
+  (
+    message: string,
+    properties?: Record<string, unknown>,
+  ): void => {
+    if (logtape) {
+      send(logger ??= logtape.getLogger(path), level, message, properties);
+      return;
+    }
+    if (
+      !configuration ||
+      LEVELS.indexOf(level) < LEVELS.indexOf(configuration.level)
+    ) return;
+    pending.push([path, level, message, properties]);
+    void loadLogging();
+  };
+  return {
+    debug: line("debug"),
+    info: line("info"),
+    warn: line("warning"),
+    error: line("error"),
+  };
 }

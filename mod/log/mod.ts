@@ -7,7 +7,7 @@
  * `destination.ts` (file, stderr, syslog), `syslog.ts` (RFC 5424),
  * `line_buffer.ts` and `time_cache.ts` serve both.
  *
- * Bottom layer: imports nothing of koan's outside `log/`.
+ * Just above `util/`: imports nothing of koan's outside `log/` but `util/`.
  *
  * @module
  */

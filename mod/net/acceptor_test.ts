@@ -7,6 +7,7 @@ import type {
   Protocol,
   Transport,
 } from "../protocols/contract.ts";
+import { loadLogging } from "../log/log.ts";
 import { Metrics } from "../metrics/registry.ts";
 import {
   type AcceptedConn,
@@ -167,7 +168,8 @@ function acceptor(
 }
 
 /** Routes `koan.net` log records to `lines` (as "level message") until disposed. */
-function captureNetLog(lines: string[]): Disposable {
+async function captureNetLog(lines: string[]): Promise<Disposable> {
+  await loadLogging(); // so that lines reach LogTape as they are logged
   configureSync({
     sinks: {
       test: (record: LogRecord) =>
@@ -243,7 +245,7 @@ Deno.test("Acceptor with concurrency 1 serves each connection to its end before 
 
 Deno.test("Acceptor refuses past max_connections with the busy reply, closes and counts it", async () => {
   const lines: string[] = [];
-  using _log = captureNetLog(lines);
+  using _log = await captureNetLog(lines);
   const source = new FakeSource();
   const held = new HeldHandler();
   const limiter = new LocalLimiter({ maxConnections: 1, maxPerSource: 0 });
@@ -286,7 +288,7 @@ Deno.test("Acceptor refuses past max_connections with the busy reply, closes and
 });
 
 Deno.test("Acceptor refuses a source past max_per_source and admits others", async () => {
-  using _log = captureNetLog([]);
+  using _log = await captureNetLog([]);
   const source = new FakeSource();
   const held = new HeldHandler();
   const limiter = new LocalLimiter({ maxConnections: 10, maxPerSource: 1 });
@@ -323,7 +325,7 @@ Deno.test("Acceptor refuses a source past max_per_source and admits others", asy
 
 Deno.test("Acceptor backs off on accept errors, logging once per episode, and recovers", async () => {
   const lines: string[] = [];
-  using _log = captureNetLog(lines);
+  using _log = await captureNetLog(lines);
   const source = new FakeSource();
   const held = new HeldHandler();
   const { acceptor: a } = acceptor(source, held.handler);

@@ -22,7 +22,7 @@ export interface EchoSettings {
  * import { BUILT_IN_TABLE } from "./zen/aphorisms.ts";
  * import { buildConfig } from "../config/load.ts";
  * const handler = createEchoHandler({
- *   settings: echo.settings(buildConfig({}).config),
+ *   settings: echo.settings((await buildConfig({})).config),
  *   aphorisms: BUILT_IN_TABLE,
  *   state: { draining: false },
  * });

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { buildConfig } from "../config/load.ts";
+import { configOf } from "../config/_testing.ts";
 import { fakeContext, FakeTransport } from "./_fake_transport.ts";
 import { BUILT_IN_TABLE } from "./zen/aphorisms.ts";
 import { createEchoHandler, echo } from "./echo.ts";
 
 const env = (zen: Record<string, unknown> = {}) => ({
-  settings: echo.settings(buildConfig({ zen }).config),
+  settings: echo.settings(configOf({ zen }).config),
   aphorisms: BUILT_IN_TABLE,
   state: { draining: false },
 });

@@ -1,8 +1,10 @@
 /**
  * Coarse deadlines for many connections from one timer, the way event loops
  * in nginx and redis keep timeouts cheap: arming is a field write, and one
- * interval sweeps every armed deadline a few times a second. Timeouts here
- * are in seconds, so a tenth of a second of slack is invisible.
+ * timer sweeps every armed deadline a few times a second, while any is
+ * armed. Timeouts here are in seconds, so a tenth of a second of slack is
+ * invisible. The sweep's timer is {@linkcode after}, not `setInterval`,
+ * which would load Node's timers on the first connection (`timer.ts`).
  *
  * The same sweep notices an aborted {@linkcode Deadline.signal}: a
  * connection waiting for its client hears that a drain began without an
@@ -14,6 +16,7 @@
  *
  * @module
  */
+import { after, type Cancel } from "./timer.ts";
 
 const SWEEP_MS = 100;
 
@@ -95,7 +98,8 @@ export class Deadline {
 /** The sweeper shared by every {@linkcode Deadline}. */
 export class DeadlineWheel {
   #tracked = new Set<Deadline>();
-  #timer: ReturnType<typeof setInterval> | undefined;
+  /** The next sweep, while anything is tracked. */
+  #next: Cancel | undefined;
 
   /** Creates a deadline that calls `onExpire` once when it passes. */
   create(onExpire: () => void): Deadline {
@@ -107,7 +111,16 @@ export class DeadlineWheel {
     if (deadline.tracked) return;
     deadline.tracked = true;
     this.#tracked.add(deadline);
-    this.#timer ??= setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#next ??= this.#schedule();
+  }
+
+  /** One sweep in {@linkcode SWEEP_MS}, then the next while anything is tracked. */
+  #schedule(): Cancel {
+    return after(SWEEP_MS, () => {
+      this.#next = undefined;
+      this.#sweep();
+      if (this.#tracked.size > 0) this.#next ??= this.#schedule();
+    });
   }
 
   /** @internal */
@@ -118,8 +131,8 @@ export class DeadlineWheel {
   }
 
   #stop(): void {
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    this.#timer = undefined;
+    this.#next?.();
+    this.#next = undefined;
   }
 
   #sweep(): void {

@@ -18,7 +18,8 @@ export const LAYERS: Layers = [
   ["models"],
   ["net"],
   ["protocols"],
-  ["config", "log", "metrics", "util"],
+  ["config", "log", "metrics"],
+  ["util"],
 ];
 
 /** One relative import found in a file. */

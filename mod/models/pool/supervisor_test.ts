@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { configureSync, type LogRecord } from "@logtape/logtape";
-import { buildConfig } from "../../config/load.ts";
+import { configOf } from "../../config/_testing.ts";
+import { loadLogging } from "../../log/log.ts";
 import {
   metrics,
   type MetricsSnapshot,
@@ -20,6 +21,7 @@ import {
 
 // The pool's log lines, as text by level, so tests can read what it said.
 const lines: { level: string; text: string }[] = [];
+await loadLogging(); // so that lines reach LogTape as they are logged
 configureSync({
   sinks: { capture: (record) => lines.push(renderLine(record)) },
   loggers: [
@@ -52,7 +54,7 @@ const EPOCH = Date.UTC(2025, 0, 1);
 
 function generationWith(limits: Record<string, number> = {}): Generation {
   return {
-    config: buildConfig({ limits }).config,
+    config: configOf({ limits }).config,
     aphorisms: makeTable([]),
   };
 }

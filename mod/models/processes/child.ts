@@ -15,7 +15,7 @@
  */
 import process from "node:process";
 import type net from "node:net";
-import { flushLogs, log } from "../../log/log.ts";
+import { flushLogs, loadLogging, log } from "../../log/log.ts";
 import { metrics } from "../../metrics/registry.ts";
 import type { RawTcp } from "../../net/fd_tcp.ts";
 import { protocolFor } from "../../protocols/registry.ts";
@@ -98,6 +98,7 @@ function handBack(handle: RawTcp): boolean {
 
 /** Runs one `processes` child (`koan _worker pool`) to its end; resolves with the exit code. */
 export async function runPoolChild(): Promise<number> {
+  await loadLogging(); // a long-lived process: lines are written as logged
   const channel = new LineChannel<ToWorker<WireGeneration>, FromWorker>(
     Deno.stdin.readable,
     Deno.stdout.writable,

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { loadLogging } from "../../log/log.ts";
 import { metrics } from "../../metrics/registry.ts";
 import { SharedLimiter } from "../../net/limiter.ts";
 import type { FromWorker, PoolInit, ToWorker } from "../ipc/messages.ts";
@@ -28,6 +29,9 @@ const scope = self as unknown as {
 
 let worker: PoolWorker | undefined;
 let tag = "w?";
+// LogTape loads while the master prepares `init` (no top-level await: a
+// worker that awaits before setting onmessage loses the first message).
+const logging = loadLogging();
 
 function start(init: PoolInit): void {
   tag = init.tag;
@@ -52,7 +56,8 @@ const side: WorkerSide<Generation> = {
   get worker() {
     return worker;
   },
-  init(message) {
+  async init(message) {
+    await logging; // the worker's lines are written as it logs them
     start(message);
     return undefined;
   },

@@ -7,7 +7,7 @@ import {
   parseResponses,
   problemsWith,
 } from "../../../tests/http_corpus/wire.ts";
-import { buildConfig } from "../../config/load.ts";
+import { configOf } from "../../config/_testing.ts";
 import type { AccessRecord } from "../contract.ts";
 import type { HttpEnv } from "./settings.ts";
 import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
@@ -23,7 +23,7 @@ function envWith(
   extra: Partial<HttpEnv> = {},
 ): HttpEnv {
   return {
-    settings: http.settings(buildConfig(raw).config),
+    settings: http.settings(configOf(raw).config),
     aphorisms: BUILT_IN_TABLE,
     state: { draining: false },
     ...extra,

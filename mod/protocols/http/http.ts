@@ -50,7 +50,7 @@ export function connectionSettings(
  * import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
  * import { buildConfig } from "../../config/load.ts";
  * const handler = createHttpHandler({
- *   settings: http.settings(buildConfig({}).config),
+ *   settings: http.settings((await buildConfig({})).config),
  *   aphorisms: BUILT_IN_TABLE,
  *   state: { draining: false },
  * });

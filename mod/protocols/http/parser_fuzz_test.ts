@@ -17,7 +17,7 @@ import {
   parseResponses,
   type WireResponse,
 } from "../../../tests/http_corpus/wire.ts";
-import { buildConfig } from "../../config/load.ts";
+import { configOf } from "../../config/_testing.ts";
 import type { AccessRecord, Transport } from "../contract.ts";
 import type { HttpEnv } from "./settings.ts";
 import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
@@ -33,7 +33,7 @@ const LIMITS = {
 };
 
 const ENV: HttpEnv = {
-  settings: http.settings(buildConfig({ http: LIMITS }).config),
+  settings: http.settings(configOf({ http: LIMITS }).config),
   aphorisms: BUILT_IN_TABLE,
   state: { draining: false },
 };

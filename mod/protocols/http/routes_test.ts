@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildConfig } from "../../config/load.ts";
+import { configOf } from "../../config/_testing.ts";
 import { http } from "./http.ts";
 import type { HttpEnv } from "./settings.ts";
 import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
@@ -19,7 +19,7 @@ function setup(
 ) {
   const state = { draining: options.draining ?? false };
   const env: HttpEnv = {
-    settings: http.settings(buildConfig({ zen: options.zen ?? {} }).config),
+    settings: http.settings(configOf({ zen: options.zen ?? {} }).config),
     aphorisms: BUILT_IN_TABLE,
     state,
   };

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { parse as parseToml, TomlError } from "smol-toml";
 
 /** Question → answer, both as the exact bytes on the wire. */
 export type AphorismTable = ReadonlyMap<string, Uint8Array>;
@@ -84,13 +83,23 @@ export function checkPair(
  * @example Usage
  * ```ts
  * import { parseAphorisms } from "./aphorisms.ts";
- * const table = parseAphorisms('[aphorisms]\n"Why?" = "Because."\n', "t.toml");
+ * const table = await parseAphorisms(
+ *   '[aphorisms]\n"Why?" = "Because."\n',
+ *   "t.toml",
+ * );
  * if (!table.has("Why?")) throw new Error("missing");
  * ```
  *
+ * The TOML parser is imported here, not before: only a table file needs it
+ * (`koan inetd` with the built-in table never loads it).
+ *
  * @throws {SyntaxError} naming the file, the key and the reason.
  */
-export function parseAphorisms(text: string, source: string): AphorismTable {
+export async function parseAphorisms(
+  text: string,
+  source: string,
+): Promise<AphorismTable> {
+  const { parse: parseToml, TomlError } = await import("smol-toml");
   let document: Record<string, unknown>;
   try {
     document = parseToml(text);

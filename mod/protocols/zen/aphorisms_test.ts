@@ -12,12 +12,15 @@ Deno.test("BUILT_IN_APHORISMS holds the seeds' three and all of PEP 20, each wel
   }
 });
 
-Deno.test("parseAphorisms() reads a table file", () => {
-  const table = parseAphorisms('[aphorisms]\n"Why?" = "Because."\n', "t.toml");
+Deno.test("parseAphorisms() reads a table file", async () => {
+  const table = await parseAphorisms(
+    '[aphorisms]\n"Why?" = "Because."\n',
+    "t.toml",
+  );
   assert.equal(new TextDecoder().decode(table.get("Why?")), "Because.");
 });
 
-Deno.test("parseAphorisms() rejects bad pairs, naming the file and key", () => {
+Deno.test("parseAphorisms() rejects bad pairs, naming the file and key", async () => {
   const cases: [string, RegExp][] = [
     [
       '[aphorisms]\n"Why" = "Because."\n',
@@ -31,6 +34,6 @@ Deno.test("parseAphorisms() rejects bad pairs, naming the file and key", () => {
     ["[aphorisms\n", /t\.toml:1:/],
   ];
   for (const [text, pattern] of cases) {
-    assert.throws(() => parseAphorisms(text, "t.toml"), pattern);
+    await assert.rejects(() => parseAphorisms(text, "t.toml"), pattern);
   }
 });

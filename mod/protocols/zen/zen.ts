@@ -53,7 +53,7 @@ export type ZenSettings = Config["zen"];
  * import { BUILT_IN_TABLE } from "./aphorisms.ts";
  * import { buildConfig } from "../../config/load.ts";
  * const handler = createZenHandler({
- *   settings: buildConfig({}).config.zen,
+ *   settings: (await buildConfig({})).config.zen,
  *   aphorisms: BUILT_IN_TABLE,
  *   state: { draining: false },
  * });

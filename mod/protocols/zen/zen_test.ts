@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { buildConfig } from "../../config/load.ts";
+import { configOf } from "../../config/_testing.ts";
 import { fakeContext, FakeTransport } from "../_fake_transport.ts";
 import { BUILT_IN_TABLE } from "./aphorisms.ts";
 import { createZenHandler } from "./zen.ts";
 
 function handler(zen: Record<string, unknown> = {}) {
   return createZenHandler({
-    settings: buildConfig({ zen }).config.zen,
+    settings: configOf({ zen }).config.zen,
     aphorisms: BUILT_IN_TABLE,
     state: { draining: false },
   });

@@ -1,0 +1,22 @@
+/**
+ * Scaffolding for tests that need a config in a synchronous helper:
+ * {@linkcode configOf} is `buildConfig` with valibot imported up front.
+ *
+ * @module
+ */
+import * as v from "valibot";
+import {
+  buildConfigWith,
+  type BuildOptions,
+  type LoadedConfig,
+  type Overrides,
+} from "./load.ts";
+
+/** `buildConfig(raw, overrides, options)`, synchronously. */
+export function configOf(
+  raw: unknown,
+  overrides: Overrides = {},
+  options: BuildOptions = {},
+): LoadedConfig {
+  return buildConfigWith(v, raw, overrides, options);
+}
