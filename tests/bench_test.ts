@@ -119,3 +119,36 @@ Deno.test("koan bench rejects bad options with exit 2", async () => {
     assert.match(result.stderr, /^koan: /);
   }
 });
+
+Deno.test("deno task bench answers --help and refuses a bad option with its usage, no stack trace", async () => {
+  const suite = new URL("../mod/bench/suite/main.ts", import.meta.url);
+  const run = async (...args: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [...RUN_FLAGS, suite.pathname, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+    return {
+      code: output.code,
+      stdout: decode(output.stdout),
+      stderr: decode(output.stderr),
+    };
+  };
+  const help = await run("--help");
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: deno task bench /);
+  for (
+    const [args, message] of [
+      [["--bogus"], /^Unknown option '--bogus'\nUsage: /],
+      [["--seconds"], /^Option '--seconds <value>' argument missing\nUsage: /],
+      [["--only", "nope"], /^--only: no section "nope"/],
+      [["--seconds", "0"], /^--seconds must be a number of at least 1/],
+    ] as const
+  ) {
+    const result = await run(...args);
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.doesNotMatch(result.stderr, /\bat \S+:\d+:\d+/, "a stack trace");
+  }
+});

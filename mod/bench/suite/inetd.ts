@@ -4,7 +4,8 @@
  * `systemd-socket-activate --inetd`) launches three programs the same way,
  * from wrapper scripts with explicit permission flags: `koan inetd
  * --protocol http` answering `GET /`, `koan inetd --protocol zen`
- * answering one question, and a trivial Deno program that reads a line and
+ * answering one question (both with the shipped `config/koan.toml`, logs
+ * to a file), and a trivial Deno program that reads a line and
  * writes an HTTP 200 hello. Each sample times connect → first byte of the
  * answer on loopback; samples alternate between the three so that a busy
  * moment of the machine hits all of them alike. The figure that matters is
@@ -110,6 +111,8 @@ const XINETD = "/usr/sbin/xinetd";
 const SOCKET_ACTIVATE = "/usr/bin/systemd-socket-activate";
 const PGREP = "/usr/bin/pgrep";
 const MAIN = new URL("../../../main.ts", import.meta.url).pathname;
+/** The example config koan ships (`/etc/koan/koan.toml` in the install). */
+const SHIPPED_CONFIG = new URL("../../../config/koan.toml", import.meta.url);
 /** Longest a sample or a start may take before the bench gives up. */
 const TIMEOUT_MS = 15_000;
 
@@ -393,12 +396,18 @@ export async function benchInetd(
     );
     await Deno.writeTextFile(`${dir}/trivial.ts`, TRIVIAL_PROGRAM);
     const koan = await writeWrapper(`${dir}/koan`, MAIN);
-    // As an operator would run it: logs to a file, never to the client.
+    // As an operator runs it (inetd/xinetd.d/koan-http): the shipped
+    // config file, every key set, with logs to a file, never the client.
     const config = `${dir}/koan.toml`;
-    await Deno.writeTextFile(
-      config,
-      `[log]\nfile = ${JSON.stringify(`${dir}/koan.log`)}\n`,
+    const shipped = await Deno.readTextFile(SHIPPED_CONFIG);
+    const withLogFile = shipped.replace(
+      /^file = ""/m,
+      `file = ${JSON.stringify(`${dir}/koan.log`)}`,
     );
+    if (withLogFile === shipped) {
+      throw new Error(`no 'file = ""' line in ${SHIPPED_CONFIG.pathname}`);
+    }
+    await Deno.writeTextFile(config, withLogFile);
     const untilClosed = () => false; // Connection: close
     const hello = /^HTTP\/1\.1 200 [^]*\r\n\r\nHello, world!/;
     const programs: Program[] = [

@@ -21,13 +21,33 @@ import { aside, type Check, check, formatSummary, stats } from "./summary.ts";
 
 const SECTIONS = ["zen", "many", "http", "inetd", "models"] as const;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    seconds: { type: "string", default: "5" },
-    only: { type: "string" },
-  },
-});
+const USAGE = `Usage: deno task bench [--seconds N] [--only ${
+  SECTIONS.join(",")
+}]`;
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        seconds: { type: "string", default: "5" },
+        only: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (error) {
+    // parseArgs throws a TypeError for an unknown option or a missing value.
+    if (!(error instanceof TypeError)) throw error;
+    console.error(`${error.message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
+const values = parseFlags();
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 const seconds = Number(values.seconds);
 if (!Number.isFinite(seconds) || seconds < 1) {
   console.error(
