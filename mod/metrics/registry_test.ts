@@ -88,3 +88,28 @@ Deno.test("Metrics.counterFunc() reads its counter on every snapshot, once per k
     12,
   );
 });
+
+Deno.test("Metrics.counter() and histogram() hand out the cells inc() and observe() use", () => {
+  const m = new Metrics();
+  const requests = m.counter("requests_total");
+  assert.deepEqual(m.snapshot().counters, { requests_total: 0 });
+  requests.inc();
+  requests.inc(4);
+  m.inc("requests_total");
+  assert.equal(m.counter("requests_total"), requests, "one cell per key");
+  assert.equal(m.snapshot().counters.requests_total, 6);
+
+  const latency = m.histogram("latency_seconds");
+  latency.observe(0.0001);
+  m.observe("latency_seconds", 100);
+  assert.equal(m.histogram("latency_seconds"), latency);
+  const state = m.snapshot().histograms.latency_seconds!;
+  assert.equal(state.count, 2);
+  assert.equal(state.sum, 100.0001);
+  assert.equal(state.counts[0], 1);
+  assert.equal(state.counts[LATENCY_BUCKETS.length], 1);
+  // A snapshot is a copy: later counts do not change it.
+  latency.observe(0.0001);
+  assert.equal(state.count, 2);
+  assert.equal(state.counts[0], 1);
+});

@@ -23,6 +23,8 @@ import type { Limiter } from "./limiter.ts";
 import { ConnTransport, type Duplex } from "./transport.ts";
 import { deadlines } from "../util/deadline.ts";
 import {
+  type Counter,
+  type Histogram,
   type Metrics,
   metrics as isolateMetrics,
   seriesKey,
@@ -277,13 +279,18 @@ export class Acceptor {
     this.#totalKey = seriesKey("koan_connections_total", labels);
   }
 
-  // Series keys built once (per status or outcome seen), not per request:
+  // Counters looked up once (per status or outcome seen), not per request:
   // #record runs for every HTTP request.
-  #fixedKeys:
-    | { in: string; out: string; duration: string; answered: string }
+  #fixedCells:
+    | { in: Counter; out: Counter; duration: Histogram }
     | undefined;
-  #statusKeys = new Map<number, string>();
-  #outcomeKeys = new Map<string, string>();
+  /** Made at its first count, so HTTP listeners never export it. */
+  #answeredCell: Counter | undefined;
+  #statusCells = new Map<number, Counter>();
+  /** The status counted last, and its counter: most answers repeat it. */
+  #lastStatus = -1;
+  #lastStatusCell: Counter | undefined;
+  #outcomeCells = new Map<string, Counter>();
 
   #seriesFor(name: string, labels: Record<string, string> = {}): string {
     return seriesKey(name, {
@@ -293,42 +300,55 @@ export class Acceptor {
   }
 
   #fixed() {
-    return this.#fixedKeys ??= {
-      in: this.#seriesFor("koan_received_bytes_total"),
-      out: this.#seriesFor("koan_sent_bytes_total"),
-      duration: this.#seriesFor("koan_request_duration_seconds"),
-      answered: this.#seriesFor("koan_requests_total", { status: "answered" }),
+    const m = this.#metrics;
+    return this.#fixedCells ??= {
+      in: m.counter(this.#seriesFor("koan_received_bytes_total")),
+      out: m.counter(this.#seriesFor("koan_sent_bytes_total")),
+      duration: m.histogram(this.#seriesFor("koan_request_duration_seconds")),
     };
+  }
+
+  #statusCell(status: number): Counter {
+    if (status === this.#lastStatus) return this.#lastStatusCell!;
+    let cell = this.#statusCells.get(status);
+    if (cell === undefined) {
+      cell = this.#metrics.counter(
+        this.#seriesFor("koan_requests_total", { status: String(status) }),
+      );
+      this.#statusCells.set(status, cell);
+    }
+    this.#lastStatus = status;
+    this.#lastStatusCell = cell;
+    return cell;
   }
 
   /** Counts one access record: requests, bytes, duration, outcome. */
   #record = (record: AccessRecord): void => {
-    const m = this.#metrics;
-    const keys = this.#fixed();
+    // Status (or outcome) first: series are exported in the order made.
     const status = record.status;
     if (status !== undefined) {
-      let key = this.#statusKeys.get(status);
-      if (key === undefined) {
-        key = this.#seriesFor("koan_requests_total", {
-          status: String(status),
-        });
-        this.#statusKeys.set(status, key);
-      }
-      m.inc(key);
+      this.#statusCell(status).inc();
     } else {
-      if (record.requests) m.inc(keys.answered, record.requests);
-      let key = this.#outcomeKeys.get(record.outcome);
-      if (key === undefined) {
-        key = this.#seriesFor("koan_connections_closed_total", {
-          outcome: record.outcome,
-        });
-        this.#outcomeKeys.set(record.outcome, key);
+      if (record.requests) {
+        (this.#answeredCell ??= this.#metrics.counter(
+          this.#seriesFor("koan_requests_total", { status: "answered" }),
+        )).inc(record.requests);
       }
-      m.inc(key);
+      let cell = this.#outcomeCells.get(record.outcome);
+      if (cell === undefined) {
+        cell = this.#metrics.counter(
+          this.#seriesFor("koan_connections_closed_total", {
+            outcome: record.outcome,
+          }),
+        );
+        this.#outcomeCells.set(record.outcome, cell);
+      }
+      cell.inc();
     }
-    m.inc(keys.in, record.bytesIn);
-    m.inc(keys.out, record.bytesOut);
-    m.observe(keys.duration, record.durationMs / 1000);
+    const cells = this.#fixed();
+    cells.in.inc(record.bytesIn);
+    cells.out.inc(record.bytesOut);
+    cells.duration.observe(record.durationMs / 1000);
     this.#options.access(record);
   };
 

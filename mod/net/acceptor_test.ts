@@ -8,7 +8,7 @@ import type {
   Transport,
 } from "../protocols/contract.ts";
 import { loadLogging } from "../log/log.ts";
-import { Metrics } from "../metrics/registry.ts";
+import { LATENCY_BUCKETS, Metrics } from "../metrics/registry.ts";
 import {
   type AcceptedConn,
   Acceptor,
@@ -519,6 +519,69 @@ Deno.test("Acceptor hands the handler a context whose info is a plain object", a
   held.served[0]!.finish();
   await until(() => a.connections === 0);
   assert.equal((transport as ConnTransport).closed, true);
+  a.stop();
+  await run;
+});
+
+Deno.test("Acceptor counts each access record by status or outcome, with bytes and duration", async () => {
+  const source = new FakeSource();
+  const held = new HeldHandler();
+  const { acceptor: a, metrics, access } = acceptor(source, held.handler);
+  source.queue(new FakeConn("10.0.0.1", 1));
+  const run = a.run();
+  await tick();
+  const { context } = held.served[0]!;
+  const record = (fields: Partial<AccessRecord>): AccessRecord => ({
+    protocol: "zen",
+    peer: "10.0.0.1:1",
+    bytesIn: 10,
+    bytesOut: 100,
+    durationMs: 2,
+    outcome: "closed normally",
+    ...fields,
+  });
+  // Per-request records (HTTP's), the same status in a row and not.
+  context.access(record({ status: 200 }));
+  context.access(record({ status: 200 }));
+  context.access(record({ status: 404, durationMs: 30 }));
+  context.access(record({ status: 200 }));
+  const perRequest = metrics.snapshot().counters;
+  assert.equal(
+    perRequest['koan_requests_total{protocol="zen",status="200"}'],
+    3,
+  );
+  assert.equal(
+    perRequest['koan_requests_total{protocol="zen",status="404"}'],
+    1,
+  );
+  assert.equal(
+    perRequest['koan_requests_total{protocol="zen",status="answered"}'],
+    undefined,
+    "no per-connection series before a connection record",
+  );
+  // A per-connection record (Zen's, echo's).
+  context.access(record({ requests: 3, bytesIn: 1, bytesOut: 2 }));
+  const counters = metrics.snapshot().counters;
+  assert.equal(
+    counters['koan_requests_total{protocol="zen",status="answered"}'],
+    3,
+  );
+  assert.equal(
+    counters[
+      'koan_connections_closed_total{outcome="closed normally",protocol="zen"}'
+    ],
+    1,
+  );
+  assert.equal(counters['koan_received_bytes_total{protocol="zen"}'], 41);
+  assert.equal(counters['koan_sent_bytes_total{protocol="zen"}'], 402);
+  const duration = metrics.snapshot().histograms[
+    'koan_request_duration_seconds{protocol="zen"}'
+  ];
+  assert.equal(duration?.count, 5);
+  assert.equal(duration?.counts[LATENCY_BUCKETS.indexOf(0.0025)], 4);
+  assert.equal(duration?.counts[LATENCY_BUCKETS.indexOf(0.05)], 1);
+  assert.equal(access.length, 5, "every record reaches the access log");
+  held.served[0]!.finish();
   a.stop();
   await run;
 });

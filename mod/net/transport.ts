@@ -48,6 +48,8 @@ export class ConnTransport extends Deadline implements Transport {
   #seen = -1;
   #stalled = 0;
   #timedOut = false;
+  /** The bytes of the one write in flight that #written completes. */
+  #inFlight: Uint8Array | undefined = undefined;
 
   /** `sendTimeoutMs` bounds each write's stall. */
   constructor(conn: Duplex, sendTimeoutMs: number) {
@@ -86,7 +88,17 @@ export class ConnTransport extends Deadline implements Transport {
       // A duplex that throws instead of rejecting: still a rejection here.
       return Promise.reject(this.#failure(error));
     }
-    // One write is all a reply usually takes: no async frame per write.
+    // One write is all a reply usually takes: no async frame per write,
+    // and no closure either while it is the only write in flight (its
+    // callbacks are made at the first write, once per connection, and find
+    // the bytes in #inFlight).
+    if (this.#inFlight === undefined) {
+      this.#inFlight = bytes;
+      return pending.then(
+        this.#written ??= (written) => this.#wrote(written),
+        this.#failed ??= (error) => this.#fail(error),
+      );
+    }
     return pending.then(
       (written) =>
         written < bytes.length ? this.#writeRest(bytes, written) : this.#done(),
@@ -94,6 +106,24 @@ export class ConnTransport extends Deadline implements Transport {
         throw this.#failure(error);
       },
     );
+  }
+
+  #written: ((written: number) => Promise<void> | undefined) | undefined;
+  #failed: ((error: unknown) => never) | undefined;
+
+  /** The write in #inFlight took `written` bytes. */
+  #wrote(written: number): Promise<void> | undefined {
+    const bytes = this.#inFlight!;
+    this.#inFlight = undefined;
+    return written < bytes.length
+      ? this.#writeRest(bytes, written)
+      : this.#done();
+  }
+
+  /** The write in #inFlight failed. */
+  #fail(error: unknown): never {
+    this.#inFlight = undefined;
+    throw this.#failure(error);
   }
 
   #done(): undefined {

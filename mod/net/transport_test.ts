@@ -112,3 +112,29 @@ Deno.test("ConnTransport's watchdog leaves the wheel once no write is pending", 
   transport.close();
   assert.equal(deadlines.size, before);
 });
+
+Deno.test("ConnTransport.write() after a rejected write sends every byte of the next one", async () => {
+  let fail = true;
+  const peer = new SlowPeer(4);
+  const transport = new ConnTransport({
+    read: () => Promise.resolve(null),
+    write: (bytes) =>
+      fail
+        ? Promise.reject(new Deno.errors.ConnectionReset("reset"))
+        : peer.write(bytes),
+    close: () => {},
+  }, 10_000);
+  await assert.rejects(
+    transport.write(encoder.encode("lost")),
+    Deno.errors.ConnectionReset,
+  );
+  fail = false;
+  await transport.write(encoder.encode("Now is better than never."));
+  assert.equal(peer.received, "Now is better than never.");
+  await Promise.all([
+    transport.write(encoder.encode("ab")),
+    transport.write(encoder.encode("cd")),
+  ]);
+  assert.equal(peer.received, "Now is better than never.abcd");
+  transport.close();
+});

@@ -32,21 +32,91 @@ const encoder = new TextEncoder();
 let cachedNames: readonly string[] = [];
 let cachedBytes: Uint8Array[] = [];
 
-/** Whether the field line at `at` is named `name` (lowercase), any case. */
-function named(buf: Uint8Array, at: number, name: Uint8Array): boolean {
-  if (buf[at + name.length] !== COLON) return false;
-  for (let j = 0; j < name.length; j++) {
-    let b = buf[at + j]!;
-    if (b >= 0x41 && b <= 0x5a) b += 0x20;
-    if (b !== name[j]) return false;
+/** `names` as bytes; the last list asked for is kept (it is the config's). */
+function namesAsBytes(names: readonly string[]): Uint8Array[] {
+  if (names !== cachedNames) {
+    cachedNames = names;
+    cachedBytes = names.map((name) => encoder.encode(name));
   }
-  return true;
+  return cachedBytes;
+}
+
+/**
+ * Collects the wanted headers of one head at a time, field line by field
+ * line, as the parser walks them: a field whose name differs in length
+ * from every wanted name costs one comparison per name.
+ *
+ * @example Usage
+ * ```ts
+ * import { HeaderCapture } from "./access_headers.ts";
+ * const head = new TextEncoder().encode("User-Agent: curl");
+ * const capture = new HeaderCapture(["user-agent"]);
+ * capture.field(head, 0, 10, 12, 16);
+ * if (capture.end()?.get("user-agent") !== "curl") throw new Error();
+ * if (capture.end() !== undefined) throw new Error("one head at a time");
+ * ```
+ */
+export class HeaderCapture {
+  readonly #names: readonly string[];
+  readonly #wanted: Uint8Array[];
+  #values: (string | undefined)[] | undefined;
+
+  /** `names`: lowercase, `-` as sent (`user-agent`). */
+  constructor(names: readonly string[]) {
+    this.#names = names;
+    this.#wanted = namesAsBytes(names);
+  }
+
+  /**
+   * Offers one field line of a head the parser accepted: its name is
+   * `buf[nameStart, nameEnd)`, its value, trimmed, `buf[valueStart, valueEnd)`.
+   * The first value of each wanted name is kept.
+   */
+  field(
+    buf: Uint8Array,
+    nameStart: number,
+    nameEnd: number,
+    valueStart: number,
+    valueEnd: number,
+  ): void {
+    const wanted = this.#wanted;
+    const length = nameEnd - nameStart;
+    outer: for (let k = 0; k < wanted.length; k++) {
+      const name = wanted[k]!;
+      if (name.length !== length || this.#values?.[k] !== undefined) continue;
+      for (let j = 0; j < length; j++) {
+        let b = buf[nameStart + j]!;
+        if (b >= 0x41 && b <= 0x5a) b += 0x20;
+        if (b !== name[j]) continue outer;
+      }
+      (this.#values ??= new Array(wanted.length))[k] = latin1(
+        buf,
+        valueStart,
+        valueEnd,
+      );
+      return;
+    }
+  }
+
+  /** The values of the head offered since the last call, or undefined when none was sent. */
+  end(): AccessHeaders | undefined {
+    const values = this.#values;
+    if (values === undefined) return undefined;
+    this.#values = undefined;
+    return new CapturedHeaders(this.#names, values);
+  }
+
+  /** Drops what a head that was not accepted offered. */
+  reset(): void {
+    this.#values = undefined;
+  }
 }
 
 /**
  * The first value of each header in `names` (lowercase, `-` as sent) found
  * in the head `buf[start, end)` — a head the parser has accepted — or
- * undefined when none of them was sent.
+ * undefined when none of them was sent. The parser captures them itself
+ * as it goes ({@linkcode HeaderCapture}); this reads a head on its own.
  *
  * @example Usage
  * ```ts
@@ -66,32 +136,21 @@ export function captureHeaders(
   names: readonly string[],
 ): AccessHeaders | undefined {
   if (names.length === 0) return undefined;
-  if (names !== cachedNames) {
-    cachedNames = names;
-    cachedBytes = names.map((name) => encoder.encode(name));
-  }
-  const wanted = cachedBytes;
-  let values: (string | undefined)[] | undefined;
-  let found = 0;
+  const capture = new HeaderCapture(names);
   // Field lines start after the request line's LF; the blank line ends them.
   let at = buf.indexOf(LF, start) + 1;
   while (at > 0 && at < end && buf[at] !== CR) {
     const lineEnd = buf.indexOf(LF, at);
     if (lineEnd < 0 || lineEnd >= end) break;
-    for (let k = 0; k < wanted.length; k++) {
-      const name = wanted[k]!;
-      if (values?.[k] !== undefined || !named(buf, at, name)) continue;
-      let from = at + name.length + 1;
+    const colon = buf.indexOf(COLON, at);
+    if (colon > at && colon < lineEnd) {
+      let from = colon + 1;
       let to = lineEnd - 1; // the CR
       while (from < to && (buf[from] === SP || buf[from] === HTAB)) from++;
       while (to > from && (buf[to - 1] === SP || buf[to - 1] === HTAB)) to--;
-      values ??= new Array(wanted.length);
-      values[k] = latin1(buf, from, to);
-      found++;
-      break;
+      capture.field(buf, at, colon, from, to);
     }
-    if (found === wanted.length) break;
     at = lineEnd + 1;
   }
-  return values === undefined ? undefined : new CapturedHeaders(names, values);
+  return capture.end();
 }

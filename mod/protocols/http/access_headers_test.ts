@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { captureHeaders } from "./access_headers.ts";
+import { captureHeaders, HeaderCapture } from "./access_headers.ts";
 
 const encoder = new TextEncoder();
 const NAMES = ["referer", "user-agent"];
@@ -53,4 +53,20 @@ Deno.test("captureHeaders() finds a header named in a template with dashes", () 
   const bytes = head("GET / HTTP/1.1\r\nX-Request-Id: 42\r\n\r\n");
   const headers = captureHeaders(bytes, 0, bytes.length, ["x-request-id"]);
   assert.equal(headers?.get("x-request-id"), "42");
+});
+
+Deno.test("HeaderCapture keeps the first value of each wanted field, one head at a time", () => {
+  const bytes = head("referer: a\r\nREFERER: b\r\nx-id: 7\r\n");
+  const capture = new HeaderCapture(["referer", "x-id", "user-agent"]);
+  capture.field(bytes, 0, 7, 9, 10);
+  capture.field(bytes, 12, 19, 21, 22);
+  capture.field(bytes, 24, 28, 30, 31);
+  const headers = capture.end();
+  assert.equal(headers?.get("referer"), "a");
+  assert.equal(headers?.get("x-id"), "7");
+  assert.equal(headers?.get("user-agent"), undefined);
+  assert.equal(capture.end(), undefined, "the next head starts empty");
+  capture.field(bytes, 0, 7, 9, 10);
+  capture.reset();
+  assert.equal(capture.end(), undefined, "a refused head's fields are dropped");
 });

@@ -33,6 +33,8 @@ import {
   TARGET,
   TCHAR,
 } from "./chars.ts";
+import type { AccessRecord } from "../contract.ts";
+import { HeaderCapture } from "./access_headers.ts";
 import { HttpRequest, type Method } from "./request.ts";
 import { HttpError } from "./status.ts";
 
@@ -227,9 +229,28 @@ export class RequestParser {
   /** Bytes of blank lines skipped before this request. */
   #skipped = 0;
 
-  /** `limits` are read once; a reload builds new parsers for new connections. */
-  constructor(limits: ParserLimits) {
+  /** Captures the access log's request headers, when it prints any. */
+  #capture: HeaderCapture | undefined;
+
+  /**
+   * `limits` are read once; a reload builds new parsers for new
+   * connections. `captured` names the request headers to keep for the
+   * access log (see {@linkcode RequestParser.captured}).
+   */
+  constructor(limits: ParserLimits, captured: readonly string[] = []) {
     this.#limits = limits;
+    this.#capture = captured.length > 0
+      ? new HeaderCapture(captured)
+      : undefined;
+  }
+
+  /**
+   * The headers named at construction that the last head
+   * {@linkcode parse} accepted carried (the first value of each), or
+   * undefined when it had none of them. Read once per head.
+   */
+  captured(): AccessRecord["headers"] {
+    return this.#capture?.end();
   }
 
   /** True once any byte of the next request has been seen. */
@@ -334,6 +355,7 @@ export class RequestParser {
       this.#requestLine(request, buf, start, lineEnd);
       this.#fields(request, buf, lineEnd + 2, headEnd);
     } catch (error) {
+      this.#capture?.reset();
       if (error instanceof HttpError) nameRequest(error, buf, start, lineEnd);
       throw error;
     }
@@ -434,6 +456,7 @@ export class RequestParser {
     end: number,
   ): void {
     const { maxHeaders, maxBody } = this.#limits;
+    const capture = this.#capture;
     let hosts = 0;
     let contentLength = -1;
     let transferEncoding: string | undefined;
@@ -474,6 +497,7 @@ export class RequestParser {
         (buf[valueEnd - 1] === SP || buf[valueEnd - 1] === HTAB)
       ) valueEnd--;
       i += 2;
+      capture?.field(buf, nameStart, nameEnd, valueStart, valueEnd);
 
       switch (fieldId(buf, nameStart, nameEnd)) {
         case 0:

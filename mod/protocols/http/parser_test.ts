@@ -144,3 +144,42 @@ Deno.test("RequestParser ignores Expect: 100-continue from HTTP/1.0", () => {
   const request = parser.parse(bytes, 0, parser.scan(bytes, 0, bytes.length));
   assert.equal(request.expectContinue, false);
 });
+
+Deno.test("RequestParser.captured() gives the access log's headers of each accepted head", () => {
+  const parser = new RequestParser(LIMITS, ["referer", "user-agent"]);
+  const bytes = bytesOf(
+    "GET /a HTTP/1.1\r\nHost: x\r\nUSER-agent: \t curl/8.5 \t\r\nReferer: r1\r\nReferer: r2\r\n\r\n" +
+      "GET /b HTTP/1.1\r\nHost: x\r\n\r\n" +
+      "GET /c HTTP/1.1\r\nHost: x\r\nUser-Agent: refused\r\nBad Name: y\r\n\r\n" +
+      "GET /d HTTP/1.1\r\nHost: x\r\nReferer: r4\r\n\r\n",
+  );
+  const seen: (string | undefined)[][] = [];
+  let start = 0;
+  for (;;) {
+    const length = parser.scan(bytes, start, bytes.length);
+    if (length < 0) break;
+    try {
+      parser.parse(bytes, start, length);
+      const headers = parser.captured();
+      seen.push([headers?.get("user-agent"), headers?.get("referer")]);
+      assert.equal(parser.captured(), undefined, "read once per head");
+    } catch (error) {
+      assert.equal(httpError(error).status, 400);
+      seen.push(["refused"]);
+    }
+    start += length;
+  }
+  assert.deepEqual(seen, [
+    ["curl/8.5", "r1"],
+    [undefined, undefined],
+    ["refused"],
+    [undefined, "r4"],
+  ]);
+});
+
+Deno.test("RequestParser captures nothing when the access log prints no header", () => {
+  const parser = new RequestParser(LIMITS);
+  const bytes = bytesOf("GET / HTTP/1.1\r\nHost: x\r\nReferer: r\r\n\r\n");
+  parser.parse(bytes, 0, parser.scan(bytes, 0, bytes.length));
+  assert.equal(parser.captured(), undefined);
+});

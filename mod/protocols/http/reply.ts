@@ -6,7 +6,7 @@
  * @module
  */
 import type { FileEntry } from "./file_source.ts";
-import { contentTypeLine, presetTails } from "./writer.ts";
+import { contentTypeLine, PresetResponses, presetTails } from "./writer.ts";
 
 /** A byte range of a file to send as the body. */
 export interface FileBody {
@@ -33,10 +33,10 @@ export interface Reply {
   /** Close the connection after this reply. */
   readonly close?: boolean;
   /**
-   * The wire bytes after the Server line, precomputed by
+   * The whole wire bytes, Date included, precomputed by
    * {@linkcode constantReply} for replies that never change.
    */
-  readonly tails?: readonly Uint8Array[];
+  readonly preset?: PresetResponses;
 }
 
 const encoder = new TextEncoder();
@@ -71,7 +71,7 @@ export function textReply(
  * ```ts
  * import { constantReply, textReply } from "./reply.ts";
  * const hello = constantReply(textReply(200, "Hello, world!"));
- * if (hello.tails?.length !== 6) throw new Error("not precomputed");
+ * if (hello.preset === undefined) throw new Error("not precomputed");
  * ```
  */
 export function constantReply(reply: Reply): Reply {
@@ -81,5 +81,9 @@ export function constantReply(reply: Reply): Reply {
   };
   if (reply.fixed !== undefined) options.fixed = reply.fixed;
   if (reply.extra !== undefined) options.extra = reply.extra;
-  return Object.freeze({ ...reply, body, tails: presetTails(options) });
+  return Object.freeze({
+    ...reply,
+    body,
+    preset: new PresetResponses(reply.status, presetTails(options)),
+  });
 }

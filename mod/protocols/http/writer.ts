@@ -12,14 +12,22 @@ import { type HttpError, reasonOf } from "./status.ts";
 
 const encoder = new TextEncoder();
 
-/** Growable output buffer; `bytes.subarray(0, length)` is what to send. */
+/**
+ * Growable output buffer; {@linkcode OutBuffer.view} is what to send. Bytes
+ * from {@linkcode OutBuffer.putShared} are kept by reference while they are
+ * all that is queued, so a lone constant response is sent straight from
+ * its shared array, never copied into (nor brought into the cache with)
+ * each connection's buffer.
+ */
 export class OutBuffer {
-  /** Backing store; replaced when it grows. */
+  /** Backing store; replaced when it grows. Holds the queue once {@linkcode OutBuffer.ensure} has run. */
   bytes: Uint8Array;
-  /** Bytes queued. */
+  /** Bytes queued. Setting it to 0 drops them. */
   length = 0;
   #initial: number;
   #view: Uint8Array | undefined;
+  /** Bytes queued by reference (the first `length` of them), not yet copied. */
+  #shared: Uint8Array | undefined;
 
   /** `initial` is the starting (and idle) capacity. */
   constructor(initial = 4096) {
@@ -29,6 +37,7 @@ export class OutBuffer {
 
   /** Makes room for `extra` more bytes. */
   ensure(extra: number): void {
+    if (this.#shared !== undefined) this.#copyShared();
     const need = this.length + extra;
     if (need <= this.bytes.length) return;
     let size = this.bytes.length * 2;
@@ -44,6 +53,29 @@ export class OutBuffer {
     this.ensure(chunk.length);
     this.bytes.set(chunk, this.length);
     this.length += chunk.length;
+  }
+
+  /**
+   * Appends bytes that nobody changes until they are written: into an
+   * empty buffer they are queued by reference, and copied only when
+   * something else is appended.
+   */
+  putShared(chunk: Uint8Array): void {
+    if (this.length > 0) {
+      this.put(chunk);
+      return;
+    }
+    this.#shared = chunk;
+    this.length = chunk.length;
+  }
+
+  /** Copies the shared bytes still queued into the buffer. */
+  #copyShared(): void {
+    const shared = this.#shared!;
+    this.#shared = undefined;
+    const length = Math.min(this.length, shared.length);
+    this.length = 0;
+    if (length > 0) this.put(shared.subarray(0, length));
   }
 
   /** Appends a string of code points below 256 (header lines). */
@@ -74,6 +106,11 @@ export class OutBuffer {
 
   /** The queued bytes (a view, valid until the next change). */
   view(): Uint8Array {
+    const shared = this.#shared;
+    if (shared !== undefined) {
+      if (shared.length === this.length) return shared;
+      this.#copyShared(); // the queue was cut short meanwhile
+    }
     // Same-sized batches (a benchmark, a poller) reuse the last view.
     const last = this.#view;
     if (last !== undefined && last.length === this.length) return last;
@@ -83,6 +120,7 @@ export class OutBuffer {
   /** Empties the buffer, shrinking it back if a big response grew it. */
   clear(): void {
     this.length = 0;
+    this.#shared = undefined;
     if (this.bytes.length > 16 * this.#initial) {
       this.bytes = new Uint8Array(this.#initial);
       this.#view = undefined;
@@ -259,6 +297,55 @@ export function presetTails(
     }
   }
   return tails;
+}
+
+/**
+ * The whole wire bytes of a constant reply, one array per
+ * {@linkcode tailIndex}: status line, Date and Server before the preset
+ * tail, so that serving it is one copy. Rebuilt when the Date line
+ * changes (once a second, and only for the tails in use).
+ *
+ * @example Usage
+ * ```ts
+ * import { PresetResponses, presetTails, tailIndex } from "./writer.ts";
+ * const body = new TextEncoder().encode("ok");
+ * const preset = new PresetResponses(200, presetTails({ body }));
+ * const text = new TextDecoder().decode(preset.get(tailIndex("none", false)));
+ * if (!text.startsWith("HTTP/1.1 200 OK\r\nDate: ")) throw new Error(text);
+ * if (!text.endsWith("\r\n\r\nok")) throw new Error(text);
+ * ```
+ */
+export class PresetResponses {
+  readonly #status: number;
+  readonly #tails: readonly Uint8Array[];
+  /** The Date line the arrays in #whole were built with. */
+  #version = -1;
+  #whole: (Uint8Array | undefined)[] = [];
+
+  /** `tails` as {@linkcode presetTails} makes them. */
+  constructor(status: number, tails: readonly Uint8Array[]) {
+    this.#status = status;
+    this.#tails = tails;
+  }
+
+  /** The response for tail `index`, its Date current as of `mono` (see {@linkcode dateLine}). */
+  get(index: number, mono?: number): Uint8Array {
+    dateLine(mono);
+    if (this.#version !== dateVersion) {
+      this.#version = dateVersion;
+      this.#whole = new Array(this.#tails.length).fill(undefined);
+    }
+    let bytes = this.#whole[index];
+    if (bytes === undefined) {
+      const prefix = responsePrefix(this.#status, mono);
+      const tail = this.#tails[index]!;
+      bytes = new Uint8Array(prefix.length + tail.length);
+      bytes.set(prefix);
+      bytes.set(tail, prefix.length);
+      this.#whole[index] = bytes;
+    }
+    return bytes;
+  }
 }
 
 /** The text/plain type every built-in text answer uses. */

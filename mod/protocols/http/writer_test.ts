@@ -5,7 +5,9 @@ import {
   dateLine,
   errorBytes,
   OutBuffer,
+  PresetResponses,
   presetTails,
+  responsePrefix,
   tailIndex,
   writeError,
   writeHead,
@@ -124,4 +126,58 @@ Deno.test("writeError() answers the status with its detail and closes", () => {
 Deno.test("errorBytes() is a standalone copy", () => {
   const bytes = errorBytes(new HttpError(408, "slow"));
   assert.match(decoder.decode(bytes), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+});
+
+Deno.test("PresetResponses.get() is the prefix and the tail in one array, kept for the second", async () => {
+  const body = new TextEncoder().encode("Hello, world!");
+  const tails = presetTails({ body });
+  const preset = new PresetResponses(200, tails);
+  for (const connection of ["none", "close", "keep-alive"] as const) {
+    for (const head of [false, true]) {
+      const index = tailIndex(connection, head);
+      const now = performance.now();
+      const bytes = preset.get(index, now);
+      const prefix = responsePrefix(200, now);
+      assert.deepEqual(
+        bytes,
+        new Uint8Array([...prefix, ...tails[index]!]),
+        `${connection}${head ? ", HEAD" : ""}`,
+      );
+      assert.equal(preset.get(index, now), bytes, "built once");
+    }
+  }
+  // A new second: a new Date line, so new bytes.
+  const before = decoder.decode(preset.get(0));
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const now = performance.now();
+  const after = decoder.decode(preset.get(0, now));
+  assert.notEqual(after, before);
+  assert.equal(
+    after,
+    decoder.decode(responsePrefix(200, now)) + decoder.decode(tails[0]!),
+  );
+});
+
+Deno.test("OutBuffer.putShared() queues bytes by reference until more are appended", () => {
+  const shared = new TextEncoder().encode("HTTP/1.1 200 OK\r\n\r\n");
+  const out = new OutBuffer(8);
+  out.putShared(shared);
+  assert.equal(out.length, shared.length);
+  assert.equal(out.view(), shared, "a lone shared chunk is sent as it is");
+  // Anything appended after it copies it first, in order.
+  out.putAscii("x");
+  out.putShared(shared);
+  out.putDecimal(42);
+  assert.equal(text(out), "HTTP/1.1 200 OK\r\n\r\nxHTTP/1.1 200 OK\r\n\r\n42");
+  assert.equal(shared[0], 0x48, "the shared bytes are never written to");
+  // Dropped with the queue, however it is emptied.
+  out.clear();
+  out.putShared(shared);
+  out.length = 0;
+  out.put(new TextEncoder().encode("next"));
+  assert.equal(text(out), "next");
+  out.clear();
+  out.putShared(shared);
+  out.length = 0;
+  assert.equal(out.view().length, 0);
 });
