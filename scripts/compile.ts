@@ -1,7 +1,8 @@
 /**
  * `deno task compile`: builds `dist/koan`, one executable with koan's
  * permissions baked in — explicit and as narrow as koan's own needs, never
- * `-A` — and every module started as a Worker included (`--include`), since
+ * `-A` — and its V8 heap flags ({@linkcode V8_FLAGS}), and every module
+ * started as a Worker included (`--include`), since
  * `deno compile` only embeds what the static import graph reaches and a
  * `new Worker(new URL("./x.ts", import.meta.url))` target is not in it.
  *
@@ -36,7 +37,9 @@ export const INSTALL_PATH = "/usr/local/bin/koan";
  *   `process-per-connection` models start copies of it);
  * - sys: `osUptime` for the status page and bench;
  * - ffi: only the C library, for `clock_gettime(CLOCK_MONOTONIC)`
- *   (sd_notify's MONOTONIC_USEC; see `mod/daemon/clock.ts`);
+ *   (sd_notify's MONOTONIC_USEC; see `mod/daemon/clock.ts`) and for
+ *   `signal(SIGUSR1, SIG_IGN)`: Deno opens a debugger on SIGUSR1 and has
+ *   no switch against it (see `mod/daemon/signals.ts`);
  * - no prompt: a service has no one to ask.
  */
 export function permissionFlags(installPath = INSTALL_PATH): string[] {
@@ -54,6 +57,22 @@ export function permissionFlags(installPath = INSTALL_PATH): string[] {
 
 /** Unstable APIs koan uses: SO_REUSEPORT and unix datagram sockets. */
 export const UNSTABLE_FLAGS = ["--unstable-net"];
+
+/**
+ * V8 heap flags baked into the binary (`deno compile --v8-flags`, so every
+ * copy of it has them: the daemon, its worker processes, `koan inetd`).
+ * Semi-spaces of at most 4 MB instead of V8's 16 MB, and a full GC once
+ * the old generation grows 25% past what the last one kept instead of up
+ * to 4x: measured, about 25 MiB less RSS at 10k idle Zen connections and
+ * 132–140 MiB instead of 172–185 MiB after 10k answers at once, for GC
+ * time per request within noise of the default (README, "Memory per
+ * connection"). `deno task start` and the benchmark suite
+ * (`mod/bench/suite/_koan.ts`) pass the same list.
+ */
+export const V8_FLAGS = [
+  "--max-semi-space-size=4",
+  "--heap-growing-percent=25",
+];
 
 const WORKER_URL =
   /new URL\(\s*["'](\.{1,2}\/[^"']+\.ts)["']\s*,\s*import\.meta\.url\s*\)/g;
@@ -116,6 +135,7 @@ export function compileArgs(options: {
     "compile",
     ...UNSTABLE_FLAGS,
     ...permissionFlags(options.installPath),
+    `--v8-flags=${V8_FLAGS.join(",")}`,
     ...workerModules().flatMap((m) => ["--include", m.path]),
     ...(options.target ? ["--target", options.target] : []),
     "--output",
@@ -131,16 +151,40 @@ export function isDenortDownloadFailure(stderr: string): boolean {
       .test(stderr);
 }
 
+const USAGE =
+  "Usage: deno task compile [--output dist/koan] [--install-path /usr/local/bin/koan] [--target TRIPLE]";
+
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      output: { type: "string", default: "dist/koan" },
-      "install-path": { type: "string", default: INSTALL_PATH },
-      target: { type: "string" },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: {
+        output: { type: "string", default: "dist/koan" },
+        "install-path": { type: "string", default: INSTALL_PATH },
+        target: { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    // parseArgs: a TypeError for an unknown option, a missing value or a
+    // stray argument. One line, exit 2 (DESIGN §2), no stack trace.
+    if (!(error instanceof TypeError)) throw error;
+    const message = error.message.replace(
+      /\. To specify a positional argument starting with.*$/,
+      "",
+    );
+    console.error(
+      `deno task compile: ${message} (see "deno task compile --help")`,
+    );
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
   const argv = compileArgs({
     output: values.output,
     installPath: values["install-path"],

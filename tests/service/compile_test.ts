@@ -13,8 +13,10 @@ import {
   isDenortDownloadFailure,
   permissionFlags,
   UNSTABLE_FLAGS,
+  V8_FLAGS,
   workerModules,
 } from "../../scripts/compile.ts";
+import { KOAN_V8_FLAGS, koanRun } from "../../mod/bench/suite/_koan.ts";
 import { FakeNotifySocket, spawnService, tempDir } from "./_service.ts";
 
 const decoder = new TextDecoder();
@@ -79,6 +81,27 @@ Deno.test("compile: every module started as a Worker is included", async () => {
   }
 });
 
+Deno.test("compile: the binary, deno task start, the bench suite and the README run koan with the same V8 flags, and this Deno accepts them", async () => {
+  const flag = `--v8-flags=${V8_FLAGS.join(",")}`;
+  assert.ok(V8_FLAGS.some((f) => f.startsWith("--max-semi-space-size=")));
+  assert.ok(compileArgs({ output: "dist/koan" }).includes(flag));
+  assert.deepEqual([...KOAN_V8_FLAGS], V8_FLAGS);
+  assert.ok(koanRun([...KOAN_V8_FLAGS]).includes(flag));
+  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT_DIR}deno.json`))
+    .tasks as Record<string, string>;
+  assert.ok(tasks.start!.split(" ").includes(flag), tasks.start);
+  const readme = await Deno.readTextFile(`${ROOT_DIR}README.md`);
+  assert.ok(readme.includes(flag), "the README's deno run line");
+  // V8 refuses a flag it does not know, and Deno then exits 1: a Deno that
+  // dropped one fails here rather than at a user's start.
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", flag, "0"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(output.code, 0, decoder.decode(output.stderr));
+});
+
 Deno.test("compile: the baked permissions are explicit and narrow", () => {
   const flags = permissionFlags();
   assert.ok(!flags.includes("-A") && !flags.includes("--allow-all"));
@@ -106,6 +129,7 @@ Deno.test("compile: the daemon runs every pooled model, notify, reload and stop 
     "run",
     ...UNSTABLE_FLAGS,
     ...permissionFlags(Deno.execPath()),
+    `--v8-flags=${V8_FLAGS.join(",")}`,
     MAIN,
     "serve",
     "--config",
@@ -145,6 +169,7 @@ Deno.test("compile: koan inetd runs under the baked permissions", async () => {
       "run",
       ...UNSTABLE_FLAGS,
       ...permissionFlags(Deno.execPath()),
+      `--v8-flags=${V8_FLAGS.join(",")}`,
       MAIN,
       "inetd",
       "--protocol",

@@ -36,7 +36,7 @@
  */
 import { parseArgs } from "node:util";
 import { freePort } from "../../net/free_port.ts";
-import { type BenchServer, spawnKoan, spawnServer } from "../spawn_daemon.ts";
+import { type BenchServer, spawnServer } from "../spawn_daemon.ts";
 import {
   canPin,
   cpuTimeUs,
@@ -44,7 +44,7 @@ import {
   onCpu,
   pinToServerCpu,
 } from "./_host.ts";
-import { acceptsAccessFile, koanToml } from "./_koan.ts";
+import { acceptsAccessFile, koanToml, spawnShippedKoan } from "./_koan.ts";
 import { startNginx } from "./nginx.ts";
 import { stats } from "./summary.ts";
 
@@ -299,7 +299,7 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpResult> {
           ? koanAccessLog
           : undefined,
       });
-      servers.push(await spawnKoan(toml, [], ports[side]));
+      servers.push(await spawnShippedKoan(toml, ports[side]));
       pids[side] = servers.at(-1)!.pid;
     }
     for (

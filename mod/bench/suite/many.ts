@@ -3,9 +3,10 @@
  * `async`, and whether all of them get answered at once.
  *
  * - The curve: one daemon, started as a user would (default config, log to
- *   a file) with `max_connections` raised, holds 1k, 5k, 10k and 20k idle
- *   connections in turn; at each step, once its descriptor count shows it
- *   accepted them all, its resident memory (VmRSS) is read.
+ *   a file, the V8 flags koan ships with) with `max_connections` raised,
+ *   holds 1k, 5k, 10k and 20k idle connections in turn; at each step, once
+ *   its descriptor count shows it accepted them all, its resident memory
+ *   (VmRSS) is read.
  * - The answers: a fresh daemon holds 10k connections, then every one asks
  *   one question at once while all stay open, three rounds on the same
  *   connections: how many are answered, the p50 and p99 latency (write to
@@ -20,7 +21,7 @@
  * @module
  */
 import { freePort } from "../../net/free_port.ts";
-import { type BenchServer, spawnKoan } from "../spawn_daemon.ts";
+import type { BenchServer } from "../spawn_daemon.ts";
 import { quantile } from "../load.ts";
 import {
   canPin,
@@ -30,7 +31,7 @@ import {
   softFdLimit,
   vmRss,
 } from "./_host.ts";
-import { koanToml } from "./_koan.ts";
+import { benchV8Flags, koanToml, spawnShippedKoan } from "./_koan.ts";
 
 /** One step of the curve. */
 export interface CurvePoint {
@@ -70,6 +71,8 @@ export interface AnswersResult {
 
 /** What {@linkcode benchMany} measured. */
 export interface ManyResult {
+  /** The V8 flags the daemon ran with (`--v8-flags`; none: V8's defaults). */
+  v8Flags: string[];
   /** The open-file limit the daemon inherits. */
   fdLimit: number;
   /** The most connections the daemon can hold under that limit. */
@@ -217,6 +220,7 @@ class Fleet {
 async function withFleet<T>(
   maxConnections: number,
   perClient: number,
+  v8Flags: string[],
   run: (fleet: Fleet) => Promise<T>,
 ): Promise<T> {
   const pinning = await canPin();
@@ -226,10 +230,10 @@ async function withFleet<T>(
   // default) from closing the first ones while the last ones connect.
   const extra =
     `[zen]\nidle_timeout = 600\n\n[limits]\nmax_connections = ${maxConnections}\n`;
-  const daemon = await spawnKoan(
+  const daemon = await spawnShippedKoan(
     koanToml({ protocol: "zen", port, logFile: `${dir}/koan.log`, extra }),
-    [],
     port,
+    v8Flags,
   );
   await pinToServerCpu(daemon.pid, pinning);
   const fleet = new Fleet(
@@ -259,6 +263,12 @@ export async function benchMany(
 ): Promise<ManyResult> {
   const counts = options.counts ?? [1000, 5000, 10_000, 20_000];
   const answersAt = options.answersAt ?? 10_000;
+  const v8Flags = benchV8Flags();
+  options.onProgress?.(
+    `koan runs with ${
+      v8Flags.length ? `--v8-flags=${v8Flags.join(",")}` : "V8's defaults"
+    }`,
+  );
   const fdLimit = await softFdLimit();
   const cap = Math.max(0, fdLimit - DAEMON_FDS);
   const perClient = Math.min(options.perClient ?? 5000, fdLimit - CLIENT_FDS);
@@ -283,6 +293,7 @@ export async function benchMany(
   const curve = await withFleet(
     Math.max(...steps.keys()),
     perClient,
+    v8Flags,
     async (fleet) => {
       const points: CurvePoint[] = [];
       for (const [step, requested] of ordered) {
@@ -304,7 +315,7 @@ export async function benchMany(
   );
   const target = capped(answersAt);
   options.onProgress?.(`${target} connections asking at once`);
-  const answers = await withFleet(target, perClient, async (fleet) => {
+  const answers = await withFleet(target, perClient, v8Flags, async (fleet) => {
     await fleet.grow(target);
     await fleet.accepted();
     const idleRssMiB = await vmRss(fleet.daemon.pid) / MIB;
@@ -331,5 +342,5 @@ export async function benchMany(
     }
     return { connections: fleet.held, idleRssMiB, rounds };
   });
-  return { fdLimit, cap, notes: [...new Set(notes)], curve, answers };
+  return { v8Flags, fdLimit, cap, notes: [...new Set(notes)], curve, answers };
 }

@@ -10,9 +10,9 @@
  */
 import { runLoad } from "../load.ts";
 import { freePort } from "../../net/free_port.ts";
-import { spawnKoan, spawnServer } from "../spawn_daemon.ts";
+import { spawnServer } from "../spawn_daemon.ts";
 import { stats } from "./summary.ts";
-import { koanToml } from "./_koan.ts";
+import { koanToml, spawnShippedKoan } from "./_koan.ts";
 
 /** One server, summarized over the rounds (medians). */
 export interface ZenRow {
@@ -66,9 +66,8 @@ export async function benchZen(options: ZenBenchOptions): Promise<ZenResult> {
     ["--allow-net"],
   );
   const koanPort = freePort();
-  const koan = await spawnKoan(
+  const koan = await spawnShippedKoan(
     koanToml({ protocol: "zen", port: koanPort, logFile: `${dir}/koan.log` }),
-    [],
     koanPort,
   ).catch(async (error) => {
     await baseline.stop();
