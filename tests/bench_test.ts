@@ -140,8 +140,14 @@ Deno.test("deno task bench answers --help and refuses a bad option with its usag
   assert.match(help.stdout, /^Usage: deno task bench /);
   for (
     const [args, message] of [
-      [["--bogus"], /^Unknown option '--bogus'\nUsage: /],
-      [["--seconds"], /^Option '--seconds <value>' argument missing\nUsage: /],
+      [
+        ["--bogus"],
+        /^deno task bench: Unknown option '--bogus' \(see "deno task bench --help"\)\n$/,
+      ],
+      [
+        ["--seconds"],
+        /^deno task bench: Option '--seconds <value>' argument missing \(see/,
+      ],
       [["--only", "nope"], /^--only: no section "nope"/],
       [["--seconds", "0"], /^--seconds must be a number of at least 1/],
     ] as const

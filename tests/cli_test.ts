@@ -1,7 +1,8 @@
 /**
- * The command line as a user types it: help, version, check-config, usage
- * and config errors (exit 2, one line, no stack trace), bind failures
- * (exit 1), clean stops (exit 0) and `koan client`.
+ * The command line as a user types it: help (every command answers
+ * `--help` and `-h`), version, check-config, usage and config errors (exit
+ * 2, one line, no stack trace, from every command and the tasks), bind
+ * failures (exit 1), clean stops (exit 0) and `koan client`.
  */
 import assert from "node:assert/strict";
 import {
@@ -12,6 +13,8 @@ import {
   writeConfig,
 } from "./_helpers.ts";
 import { SECTIONS } from "../mod/config/settings.ts";
+import { SERVE_OPTIONS } from "../mod/cli/serve.ts";
+import { BENCH_OPTIONS } from "../mod/bench/cli.ts";
 
 Deno.test("koan --version and --help", async () => {
   const version = await runCli(["--version"]);
@@ -211,5 +214,126 @@ Deno.test("json log format writes one JSON object a line", async () => {
     assert.equal(typeof record.time, "string");
     assert.equal(record.pid, daemon.pid);
     assert.equal(record.worker, "master");
+  }
+});
+
+/** Each command with every option its `--help` must name. */
+const COMMAND_OPTIONS: Record<string, string[]> = {
+  serve: Object.keys(SERVE_OPTIONS).map((name) => `--${name}`),
+  "check-config": Object.keys(SERVE_OPTIONS).map((name) => `--${name}`),
+  inetd: ["--protocol", "--wait", "--config"],
+  client: ["ADDR", "--random"],
+  bench: Object.entries(BENCH_OPTIONS).flatMap(([name, option]) => [
+    `--${name}`,
+    ...("short" in option ? [`-${option.short}, --${name}`] : []),
+  ]),
+  reopen: ["--pid-file", "--config"],
+};
+
+/** A usage error as the contract has it: one line, exit 2, no stack trace. */
+function assertUsageError(
+  result: { code: number; stdout: string; stderr: string },
+  what: string,
+): void {
+  assert.equal(result.code, 2, `${what}: ${result.stderr}`);
+  assert.match(result.stderr, /^koan: [^\n]+\n$/, `${what}: one line`);
+  assert.doesNotMatch(result.stderr, /\bat .*:\d+:\d+|Uncaught|Stack/);
+  assert.equal(result.stdout, "", what);
+}
+
+Deno.test("koan --help lists every command, and how to get each one's help", async () => {
+  const help = await runCli(["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  for (
+    const usage of [
+      "koan [serve] [options]",
+      "koan inetd --protocol P",
+      "koan inetd --wait --protocol P",
+      "koan client ADDR",
+      "koan bench",
+      "koan check-config",
+      "koan reopen [--pid-file F | --config F]",
+      "koan --version | --help",
+      "koan COMMAND --help",
+    ]
+  ) {
+    assert.ok(help.stdout.includes(`\n  ${usage}`), usage);
+  }
+  assert.match(help.stdout, /USR2 +reopen the log files/);
+  assert.match(help.stdout, /USR1 +never: Deno opens a debugger/);
+});
+
+for (const [command, options] of Object.entries(COMMAND_OPTIONS)) {
+  Deno.test(`koan ${command} --help and -h print its usage and every option, exit 0`, async () => {
+    for (
+      const args of [
+        [command, "--help"],
+        [command, "-h"],
+        ["help", command],
+        ["--help", command],
+      ]
+    ) {
+      const result = await runCli(args);
+      const what = `koan ${args.join(" ")}`;
+      assert.equal(result.code, 0, `${what}: ${result.stderr}`);
+      assert.equal(result.stderr, "", what);
+      assert.match(
+        result.stdout,
+        new RegExp(`^Usage:\\s+koan (\\[)?${command}`),
+      );
+      for (const option of [...options, "-h, --help"]) {
+        assert.ok(result.stdout.includes(option), `${what} lacks ${option}`);
+      }
+    }
+  });
+}
+
+Deno.test("koan serve --help answers even after other flags, and --help wins over a bad flag", async () => {
+  for (
+    const args of [
+      ["--zen", "127.0.0.1:1", "--help"],
+      ["serve", "--bogus", "-h"],
+      ["bench", "-c", "5", "--help"],
+    ]
+  ) {
+    const result = await runCli(args);
+    assert.equal(result.code, 0, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stdout, /^Usage:/);
+  }
+});
+
+Deno.test("usage errors from every command: one line ending in a newline, exit 2, no stack trace", async () => {
+  const cases: [string[], RegExp][] = [
+    [
+      ["serve", "--bogus"],
+      /^koan: Unknown option '--bogus' \(see "koan serve --help"\)\n$/,
+    ],
+    [["--bogus"], /see "koan serve --help"/],
+    [["serve", "stray"], /^koan: Unexpected argument "stray"/],
+    [["check-config", "--bogus"], /see "koan check-config --help"/],
+    [["inetd", "--bogus"], /see "koan inetd --help"/],
+    [["inetd", "--protocol"], /argument missing \(see "koan inetd --help"\)/],
+    [["inetd", "--protocol", "gopher"], /koan inetd needs --protocol/],
+    [["client", "--bogus"], /see "koan client --help"/],
+    [["client"], /koan client needs an ADDR/],
+    [["client", "127.0.0.1:1060", "Why"], /is not a question/],
+    [
+      ["bench", "--bogus"],
+      /^koan: Unknown option '--bogus' \(see "koan bench --help"\)\n$/,
+    ],
+    [["bench", "-c"], /argument missing \(see "koan bench --help"\)/],
+    [["bench", "--protocol", "gopher"], /--protocol must be zen, echo or http/],
+    [["bench"], /koan bench needs ADDR, --model or --drill/],
+    [["reopen", "--bogus"], /see "koan reopen --help"/],
+    [["reopen", "stray"], /Unexpected argument 'stray'/],
+    [["reopen", "--pid-file", "a", "--config", "b"], /alternatives/],
+    [["--version", "stray"], /^koan: Unexpected argument "stray"\n$/],
+    [["help", "frobnicate"], /^koan: Unknown command "frobnicate"/],
+    [["frobnicate"], /^koan: Unknown command "frobnicate"/],
+  ];
+  for (const [args, pattern] of cases) {
+    const result = await runCli(args);
+    assertUsageError(result, `koan ${args.join(" ")}`);
+    assert.match(result.stderr, pattern, `koan ${args.join(" ")}`);
   }
 });

@@ -20,7 +20,41 @@ import { type DrillResult, runDrill } from "./drill.ts";
 import { type LoadOptions, type LoadProtocol, runLoad } from "./load.ts";
 import { renderChart } from "./svg.ts";
 
-const OPTIONS = {
+/** `koan bench --help`: the usage and every option, with its default. */
+export const BENCH_HELP = `Usage:
+  koan bench ADDR [options]              load a running server (closed loop)
+  koan bench --model all|M[,M...] [options]
+                                         start koan once per model, load each, print a table
+  koan bench --drill [--model M[,M...]]  HUP then TERM under load: any lost answer or reset?
+
+Load options:
+  --protocol zen|echo|http  what to speak [zen]
+  -c, --connections N       connections at once [50]
+  -d, --duration S          seconds of load [5]
+  -n, --requests N          stop after N requests instead of a duration
+  --pipeline N              requests in flight per connection [1]
+  --warmup S                seconds of load not measured (not with -n) [0.5]
+  --question Q              the Zen question to ask ["Beautiful is better than?"]
+  --path P                  the HTTP path to request [/]
+
+Model comparison (--model) and drill (--drill) options:
+  --model all|M[,M...]      ${MODEL_NAMES.join(", ")}
+  --workers N               workers per pooled model [one per CPU]
+  --concurrency N           connections per worker at once; 1 = blocking pool [0]
+  --work none|sleep|block|cpu, --work-ms MS
+                            simulated work per Zen answer [sleep, 0 ms]
+  --out FILE.svg            write a chart of the comparison
+  --json FILE               write the results as JSON
+  --drill                   the reload and shutdown self-test
+
+  -h, --help                this help
+
+Exit codes: 0 no errors, 1 errors or lost answers, 2 usage error.
+`;
+
+/** `koan bench` options; each is in {@linkcode BENCH_HELP}. */
+export const BENCH_OPTIONS = {
+  help: { type: "boolean", short: "h", default: false },
   protocol: { type: "string", default: "zen" },
   connections: { type: "string", short: "c", default: "50" },
   duration: { type: "string", short: "d", default: "5" },
@@ -129,7 +163,7 @@ export async function runBench(args: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args,
-      options: OPTIONS,
+      options: BENCH_OPTIONS,
       allowPositionals: true,
       strict: true,
     });
@@ -138,6 +172,10 @@ export async function runBench(args: string[]): Promise<number> {
     throw error;
   }
   const v = parsed.values;
+  if (v.help) {
+    console.log(BENCH_HELP);
+    return 0;
+  }
   const protocol = v.protocol as LoadProtocol;
   if (!["zen", "echo", "http"].includes(protocol)) {
     throw new UsageError(

@@ -14,7 +14,7 @@
  */
 import { stringify } from "smol-toml";
 import { freePort } from "../net/free_port.ts";
-import { selfCommand } from "../util/self_command.ts";
+import { LIBC_PATHS, selfCommand } from "../util/self_command.ts";
 import type { LoadProtocol } from "./load.ts";
 
 /** The repository root. */
@@ -30,6 +30,8 @@ export const KOAN_FLAGS = [
   "--allow-env",
   "--allow-run",
   "--allow-sys",
+  // The C library only: koan ignores SIGUSR1 through it, as users' koan does.
+  `--allow-ffi=${LIBC_PATHS.join(",")}`,
 ];
 
 const decoder = new TextDecoder();
@@ -356,24 +358,6 @@ export async function spawnServer(
 ): Promise<BenchServer> {
   const daemon = await spawnDaemon({
     args: ["run", ...flags, new URL(script, ROOT).pathname, ...args],
-    output: [],
-    accepting: [port],
-    timeoutMs: 20_000,
-  });
-  return benchServer(daemon, port);
-}
-
-/** Starts `koan serve` with a TOML config (written to a temp file) and extra flags. */
-export async function spawnKoan(
-  toml: string,
-  args: string[],
-  port: number,
-): Promise<BenchServer> {
-  const daemon = await startKoan({
-    run: ["run", ...KOAN_FLAGS],
-    config: toml,
-    configPrefix: "koan-bench-",
-    args,
     output: [],
     accepting: [port],
     timeoutMs: 20_000,

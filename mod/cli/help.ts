@@ -53,31 +53,164 @@ function keyLines(): string[] {
   return lines;
 }
 
-/** The full help text. */
-export function helpText(): string {
+/** What every command's help ends with. */
+const EXIT_CODES =
+  "Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error, 3 workers cannot boot.";
+
+const SIGNALS = [
+  "Signals to the master (its pid is in [daemon] pid_file):",
+  "  TERM, INT, QUIT  drain and stop (a second one stops at once)",
+  "  HUP              reload the config file (a bad one is refused; the old one keeps running)",
+  "  USR2             reopen the log files (what `koan reopen` sends)",
+  "  TTIN, TTOU       one worker more, one fewer (threads, processes)",
+  "  USR1             never: Deno opens a debugger (V8 inspector, 127.0.0.1:9229) on it;",
+  "                   koan ignores it where it may load the C library (--allow-ffi)",
+];
+
+/** The serve flags: listeners, then one per setting that has a flag. */
+function serveOptionLines(): string[] {
   return [
-    `koan ${VERSION} — a network daemon serving Zen, HTTP/1.1 and echo`,
-    "",
-    "Usage:",
-    "  koan [serve] [options]          run the daemon",
-    "  koan inetd --protocol P         serve one connection on stdin/stdout (inetd, xinetd, systemd Accept=yes)",
-    "  koan inetd --wait --protocol P  serve the listening socket on fd 0 (inetd wait); exit after idle_exit s idle",
-    "  koan client ADDR [QUESTION...]  ask a Zen server; --random N asks N random aphorisms",
-    "  koan check-config [--config F]  validate and print the effective config (exit 2 on error)",
-    "  koan --version | --help",
-    "",
-    "serve options (each overrides the config file):",
     "  --config FILE      config file [$KOAN_CONFIG, then /etc/koan/koan.toml if present]",
     `  --zen ADDR         Zen listener (repeatable) e.g. ${DEFAULT_ADDRESSES.zen}`,
     `  --http ADDR        HTTP listener (repeatable) e.g. ${DEFAULT_ADDRESSES.http}`,
     `  --echo ADDR        echo listener (repeatable) e.g. ${DEFAULT_ADDRESSES.echo}`,
     ...flagLines(),
+    "  -h, --help         this help",
     "  Listener flags replace the file's listeners; --model and --workers apply to every listener.",
+  ];
+}
+
+/** The full help text (`koan --help`). */
+export function helpText(): string {
+  return [
+    `koan ${VERSION} — a network daemon serving Zen, HTTP/1.1 and echo`,
+    "",
+    "Usage:",
+    "  koan [serve] [options]          run the daemon (the default command)",
+    "  koan inetd --protocol P         serve one connection on stdin/stdout (inetd, xinetd, systemd Accept=yes)",
+    "  koan inetd --wait --protocol P  serve the listening socket on fd 0 (inetd wait); exit after idle_exit s idle",
+    "  koan client ADDR [QUESTION...]  ask a Zen server; --random N asks N random aphorisms",
+    "  koan bench [ADDR] [options]     load generator; --model all compares every model, --drill tests reload and stop",
+    "  koan check-config [options]     validate and print the effective config (exit 2 on error)",
+    "  koan reopen [--pid-file F | --config F]",
+    "                                  make the running daemon reopen its log files (logrotate)",
+    "  koan --version | --help",
+    "  koan COMMAND --help             that command's options (also: koan help COMMAND)",
+    "",
+    "serve options (each overrides the config file):",
+    ...serveOptionLines(),
     "",
     "Config file keys (TOML; durations in seconds, sizes in bytes; [default]):",
     ...keyLines(),
     "",
-    "Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error, 3 workers cannot boot.",
+    ...SIGNALS,
+    "",
+    EXIT_CODES,
     "",
   ].join("\n");
+}
+
+/** The commands that answer `--help`, each with its own text. */
+export const COMMANDS = [
+  "serve",
+  "inetd",
+  "client",
+  "bench",
+  "check-config",
+  "reopen",
+] as const;
+
+/** A command's name. */
+export type Command = typeof COMMANDS[number];
+
+const COMMAND_HELP: Record<Exclude<Command, "bench">, () => string[]> = {
+  serve: () => [
+    "Usage: koan [serve] [options]",
+    "",
+    "Runs the daemon until a signal stops it. Without a config file and flags:",
+    `Zen on ${DEFAULT_ADDRESSES.zen} and HTTP on ${DEFAULT_ADDRESSES.http}, model async, text logs on stderr.`,
+    "",
+    "Options (each overrides the config file; `koan --help` lists every config key):",
+    ...serveOptionLines(),
+    "",
+    ...SIGNALS,
+    "",
+    EXIT_CODES,
+  ],
+  "check-config": () => [
+    "Usage: koan check-config [options]",
+    "",
+    "Reads the config file and the flags as `koan serve` would, checks every key and",
+    "the aphorism table, and prints the effective config as TOML. Nothing is started.",
+    "",
+    "Options: those of `koan serve`:",
+    ...serveOptionLines(),
+    "",
+    "Exit codes: 0 valid, 2 invalid (one line naming the key and the reason).",
+  ],
+  inetd: () => [
+    "Usage: koan inetd --protocol zen|http|echo [--wait] [--config FILE]",
+    "",
+    "Serves one connection on stdin/stdout, as inetd, xinetd and systemd (Accept=yes)",
+    "start it; with --wait, serves the listening socket inetd passes on fd 0 and exits",
+    "after [limits] idle_exit seconds without a client.",
+    "",
+    "Options:",
+    "  --protocol P   the protocol to speak: zen, http or echo (required)",
+    "  --wait         inetd's wait mode: fd 0 is the listening socket",
+    "  --config FILE  config file [$KOAN_CONFIG, then /etc/koan/koan.toml if present]",
+    "  -h, --help     this help",
+    "",
+    "Nothing but protocol bytes goes to stdout; set [log] file or syslog to keep the log.",
+    "",
+    EXIT_CODES,
+  ],
+  client: () => [
+    "Usage: koan client ADDR [QUESTION...] [--random N]",
+    "",
+    "Asks a Zen server each QUESTION (ending in ?) on one connection and prints it with",
+    "its answer; with no question, asks three random aphorisms.",
+    "",
+    "Options:",
+    "  ADDR        host:port, [v6]:port or :port (the local host)",
+    "  --random N  also ask N random aphorisms",
+    "  -h, --help  this help",
+    "",
+    "Exit codes: 0 every answer given, 1 unreachable, closed early or an error answer,",
+    "2 usage error.",
+  ],
+  reopen: () => [
+    "Usage: koan reopen [--pid-file FILE | --config FILE]",
+    "",
+    "Makes the running daemon reopen its log files, after logrotate renamed them: sends",
+    "SIGUSR2 to the pid in the pid file. The master reopens its files and tells every",
+    "worker to reopen theirs. Never send SIGUSR1 (Deno opens a debugger on it).",
+    "",
+    "Options:",
+    "  --pid-file FILE  the daemon's pid file",
+    "  --config FILE    read the pid file's name from [daemon] pid_file in this config",
+    "                   [$KOAN_CONFIG, then /etc/koan/koan.toml if present]",
+    "  -h, --help       this help",
+    "",
+    "Exit codes: 0 sent; 1 no pid file, a stale one (no such process), or a process",
+    "this user may not signal; 2 usage error, or [daemon] pid_file not set.",
+  ],
+};
+
+/**
+ * The help text of `command` (`koan COMMAND --help`); `koan bench`'s lives
+ * with its parser.
+ *
+ * @example Usage
+ * ```ts
+ * import { commandHelp } from "./help.ts";
+ * if (!(await commandHelp("reopen")).startsWith("Usage: koan reopen")) throw new Error();
+ * ```
+ */
+export async function commandHelp(command: Command): Promise<string> {
+  if (command === "bench") {
+    const { BENCH_HELP } = await import("../bench/cli.ts");
+    return BENCH_HELP;
+  }
+  return [...COMMAND_HELP[command](), ""].join("\n");
 }

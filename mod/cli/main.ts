@@ -1,12 +1,19 @@
 /**
  * The command line (DESIGN §2): `serve` (default), `inetd`, `client`,
- * `bench`, `check-config`, `--version`, `--help`. Returns an exit code;
- * only `main.ts` calls `Deno.exit`.
+ * `bench`, `check-config`, `reopen`, `--version`, `--help`; every command
+ * answers `--help` and `-h`. Returns an exit code; only `main.ts` calls
+ * `Deno.exit`. A usage or config error is one line on stderr and exit 2,
+ * never a stack trace.
  *
  * Each subcommand's module is imported when that subcommand runs, never
  * before: `koan inetd` starts once per connection and must not pay for
  * the daemon, the models, the bench or the help text (README, "Start-up
  * per connection").
+ *
+ * The commands that keep running (`serve`, `inetd`, the hidden `_worker`)
+ * first make the process ignore SIGUSR1, on which Deno opens a debugger
+ * (`daemon/signals.ts`): as early as possible, since Deno arms it 500 ms
+ * after start.
  *
  * @module
  */
@@ -14,56 +21,147 @@ import { ConfigError } from "../config/error.ts";
 import { EXIT } from "../util/exit.ts";
 import { UsageError } from "../util/usage.ts";
 import { VERSION } from "../util/version.ts";
+import type { Command } from "./help.ts";
 
-async function run(
-  first: string | undefined,
-  rest: string[],
-): Promise<number> {
-  switch (first) {
-    case "--help":
-    case "-h":
-    case "help": {
-      const { helpText } = await import("./help.ts");
-      console.log(helpText());
-      return EXIT.ok;
-    }
-    case "--version":
-    case "-V":
-      console.log(`koan ${VERSION}`);
-      return EXIT.ok;
+/** The commands with a `--help` of their own (`help.ts` `COMMANDS`). */
+const HELPED: readonly string[] = [
+  "serve",
+  "inetd",
+  "client",
+  "bench",
+  "check-config",
+  "reopen",
+] satisfies readonly Command[];
+
+/** Whether `args` ask for help (`--help` or `-h` before any `--`). */
+function asksHelp(args: readonly string[]): boolean {
+  for (const arg of args) {
+    if (arg === "--") return false;
+    if (arg === "--help" || arg === "-h") return true;
+  }
+  return false;
+}
+
+async function printHelp(command?: string): Promise<number> {
+  if (command === undefined) {
+    const { helpText } = await import("./help.ts");
+    console.log(helpText());
+    return EXIT.ok;
+  }
+  if (!HELPED.includes(command)) {
+    throw new UsageError(`Unknown command "${command}"`);
+  }
+  const { commandHelp } = await import("./help.ts");
+  console.log(await commandHelp(command as Command));
+  return EXIT.ok;
+}
+
+/** When `koan inetd` ignores SIGUSR1 (see {@linkcode run}). */
+const INETD_GUARD_MS = 100;
+
+async function ignoreSigusr1(): Promise<void> {
+  const { ignoreSigusr1 } = await import("../daemon/signals.ts");
+  ignoreSigusr1(); // `serve` logs it when that is not possible
+}
+
+async function run(command: string, args: string[]): Promise<number> {
+  if (HELPED.includes(command) && asksHelp(args)) {
+    return await printHelp(command);
+  }
+  switch (command) {
     case "inetd": {
+      // Loading the C library costs several ms: off the first answer's
+      // path, yet well before Deno arms SIGUSR1 at 500 ms. A connection
+      // served by then never pays it (the timer does not keep it alive).
+      Deno.unrefTimer(setTimeout(() => void ignoreSigusr1(), INETD_GUARD_MS));
       const { runInetd } = await import("../daemon/inetd.ts");
-      return await runInetd(rest);
+      return await runInetd(args);
     }
     case "_worker": { // hidden: a worker child of the processes models
+      await ignoreSigusr1();
+      const { ignoreReopenSignal } = await import("../daemon/signals.ts");
+      ignoreReopenSignal(); // the master says when to reopen
       const { runWorkerProcess } = await import("../models/child.ts");
-      return await runWorkerProcess(rest);
+      return await runWorkerProcess(args);
     }
     case "client": {
       const { runClient } = await import("./client.ts");
-      return await runClient(rest);
+      return await runClient(args);
     }
     case "bench": {
       const { runBench } = await import("../bench/cli.ts");
-      return await runBench(rest);
+      return await runBench(args);
     }
     case "check-config": {
       const { checkConfig } = await import("./serve.ts");
-      return await checkConfig(rest);
+      return await checkConfig(args);
     }
-    case "serve":
-    case undefined: { // no arguments at all: serve with the defaults
+    case "reopen": {
+      const { runReopen } = await import("./reopen.ts");
+      return await runReopen(args);
+    }
+    case "serve": {
+      await ignoreSigusr1();
       const { serve } = await import("./serve.ts");
-      return await serve(rest);
+      return await serve(args);
     }
-    default: {
-      if (!first.startsWith("-")) {
-        throw new UsageError(`Unknown command "${first}"; see "koan --help"`);
-      }
-      const { serve } = await import("./serve.ts");
-      return await serve([first, ...rest]);
-    }
+    default:
+      throw new UsageError(`Unknown command "${command}"`);
   }
+}
+
+/** Answers the top-level flags, or runs the command `args` name (`serve` by default). */
+async function dispatch(args: string[]): Promise<number> {
+  const [first, ...rest] = args;
+  switch (first) {
+    case "--help":
+    case "-h":
+    case "help":
+      if (rest.length > 1) {
+        throw new UsageError(`Unexpected argument "${rest[1]}"`);
+      }
+      return await printHelp(rest[0]);
+    case "--version":
+    case "-V":
+      if (rest.length > 0) {
+        throw new UsageError(`Unexpected argument "${rest[0]}"`);
+      }
+      console.log(`koan ${VERSION}`);
+      return EXIT.ok;
+    case undefined: // no arguments at all: serve with the defaults
+      return await run("serve", []);
+    default:
+      // `koan --zen :1060` is `koan serve --zen :1060`.
+      return first.startsWith("-")
+        ? await run("serve", args)
+        : await run(first, rest);
+  }
+}
+
+/** The command a usage error belongs to, for its `--help` hint. */
+function commandOf(args: string[]): string {
+  const [first] = args;
+  if (first === undefined) return "serve";
+  if (["--help", "-h", "--version", "-V"].includes(first)) return "";
+  if (first.startsWith("-")) return "serve";
+  return HELPED.includes(first) ? first : "";
+}
+
+/**
+ * An error message as one line: `node:util`'s `parseArgs` adds advice on
+ * positionals that start with `-` (not what a user of a flag needs), and
+ * a message of several lines is joined.
+ */
+function oneLine(message: string, command: string): string {
+  let line = message.replace(/\s*\n\s*/g, " ").trim();
+  line = line.replace(
+    /\. To specify a positional argument starting with.*$/,
+    "",
+  );
+  if (command && /^(Unknown option|Option '|Unexpected argument)/.test(line)) {
+    line += ` (see "koan ${command} --help")`;
+  }
+  return line;
 }
 
 /**
@@ -77,12 +175,12 @@ async function run(
  * ```
  */
 export async function main(args: string[]): Promise<number> {
-  const [first, ...rest] = args;
   try {
-    return await run(first, rest);
+    return await dispatch(args);
   } catch (error) {
+    const command = commandOf(args);
     if (error instanceof ConfigError || error instanceof UsageError) {
-      console.error(`koan: ${error.message}`);
+      console.error(`koan: ${oneLine(error.message, command)}`);
       return EXIT.usage;
     }
     if (error instanceof Deno.errors.NotCapable) {
@@ -90,7 +188,8 @@ export async function main(args: string[]): Promise<number> {
       console.error(`koan: ${error.message.split("\n")[0]}`);
       return EXIT.usage;
     }
-    console.error(`koan: ${(error as Error)?.message ?? String(error)}`);
+    const message = (error as Error)?.message ?? String(error);
+    console.error(`koan: ${oneLine(message, "")}`);
     return EXIT.failure;
   }
 }

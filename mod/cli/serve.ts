@@ -16,6 +16,7 @@ import {
 import { SECTIONS, type Setting } from "../config/settings.ts";
 import { flushLogs, loadLogging, log, setupLogging } from "../log/log.ts";
 import { Daemon } from "../daemon/daemon.ts";
+import { ignoreSigusr1 } from "../daemon/signals.ts";
 import { makeGeneration } from "../daemon/generation.ts";
 import { checkLogFiles } from "../daemon/plan.ts";
 import { CrashLoopError } from "../models/contract.ts";
@@ -35,7 +36,8 @@ function settingFlags(): Map<string, string> {
   return flags;
 }
 
-const SERVE_OPTIONS = {
+/** The `serve` and `check-config` options, for the parser and the help test. */
+export const SERVE_OPTIONS = {
   config: { type: "string" },
   zen: { type: "string", multiple: true },
   http: { type: "string", multiple: true },
@@ -106,6 +108,13 @@ export async function serve(args: string[]): Promise<number> {
   setupLogging(loaded.config.log, { tag: "master" });
   await loadLogging();
   const logger = log("daemon");
+  const sigusr1 = ignoreSigusr1(); // done already by main(): the outcome
+  if (!sigusr1.ignored) {
+    logger.warn(
+      "SIGUSR1 is not ignored ({reason}): Deno opens a debugger (V8 inspector on 127.0.0.1:9229) when koan receives it, so never send it; logs reopen on SIGUSR2 (koan reopen)",
+      { reason: sigusr1.reason },
+    );
+  }
   let daemon: Daemon;
   try {
     daemon = await Daemon.start(loaded, options);

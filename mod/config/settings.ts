@@ -275,7 +275,7 @@ export const SECTIONS = {
     file: setting(
       destination,
       "",
-      'log file, reopened on SIGUSR1; empty: stderr; "syslog" (/dev/log) or "syslog:/path/to/socket"',
+      'log file, reopened on SIGUSR2 (koan reopen); empty: stderr; "syslog" (/dev/log) or "syslog:/path/to/socket"',
     ),
     access: setting(
       (v) => v.boolean(),

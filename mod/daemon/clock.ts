@@ -21,6 +21,7 @@
  */
 import { log } from "../log/log.ts";
 import { isOneOf } from "../util/errors.ts";
+import { LIBC_PATHS } from "../util/self_command.ts";
 
 const CLOCK_MONOTONIC = 1;
 
@@ -37,15 +38,8 @@ const NO_FILE = [
 /** What reading and parsing `/proc/uptime` throws when it gives no value. */
 const NO_UPTIME = [...NO_FILE, SyntaxError];
 
-/** Where the C library usually is on 64-bit Linux distributions. */
-export const LIBC_PATHS = [
-  "/lib/x86_64-linux-gnu/libc.so.6",
-  "/usr/lib/x86_64-linux-gnu/libc.so.6",
-  "/lib/aarch64-linux-gnu/libc.so.6",
-  "/usr/lib/aarch64-linux-gnu/libc.so.6",
-  "/lib64/libc.so.6",
-  "/usr/lib64/libc.so.6",
-] as const;
+/** Where the C library usually is (one list, in `util/self_command.ts`). */
+export { LIBC_PATHS };
 
 type ClockGettime = (clock: number, timespec: BigInt64Array) => number;
 

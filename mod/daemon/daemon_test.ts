@@ -172,7 +172,7 @@ Deno.test("Daemon.run() stops at once on a second stop signal while draining", a
   });
 });
 
-Deno.test("Daemon.run() still reopens logs on SIGUSR1 while draining", async () => {
+Deno.test("Daemon.run() still reopens logs on SIGUSR2 while draining", async () => {
   const stuck = () => new Promise<number>(() => {});
   await withFakeAsync(
     [{ drain: stuck, reopen: true }],
@@ -182,7 +182,7 @@ Deno.test("Daemon.run() still reopens logs on SIGUSR1 while draining", async () 
       const fake = started[0]!;
       seam.signals.push("SIGTERM");
       await within(fake.drainCalled);
-      seam.signals.push("SIGUSR1");
+      seam.signals.push("SIGUSR2");
       await until(() => fake.calls.includes("reopen"));
       seam.signals.push("SIGTERM");
       assert.equal(await within(run), EXIT.ok);
@@ -277,13 +277,13 @@ Deno.test("Daemon.run() applies a valid SIGHUP config to an unchanged listener i
   }
 });
 
-Deno.test("Daemon.run() calls reopen() on SIGUSR1 on every running listener that has one", async () => {
+Deno.test("Daemon.run() calls reopen() on SIGUSR2 on every running listener that has one", async () => {
   await withFakeAsync(
     [{ reopen: true }, {}, { reopen: true }],
     async (started, seam) => {
       const daemon = await Daemon.start(configWith(3), seam);
       const run = daemon.run();
-      seam.signals.push("SIGUSR1");
+      seam.signals.push("SIGUSR2");
       await until(() =>
         started[0]!.calls.includes("reopen") &&
         started[2]!.calls.includes("reopen")

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { HANDLED_SIGNALS, type HandledSignal, SignalQueue } from "./signals.ts";
+import { LIBC_PATHS as CLOCK_LIBC_PATHS } from "./clock.ts";
+import {
+  HANDLED_SIGNALS,
+  type HandledSignal,
+  REOPEN_SIGNAL,
+  sendSignal,
+  SignalQueue,
+} from "./signals.ts";
+import { LIBC_PATHS } from "../util/self_command.ts";
 
 /** Resolves with `value` after every callback already queued for this turn. */
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -52,18 +60,19 @@ function guard(signal: Deno.Signal): {
   };
 }
 
-Deno.test("HANDLED_SIGNALS names the signals the daemon answers, and not SIGUSR2", () => {
+Deno.test("HANDLED_SIGNALS names the signals the daemon answers: SIGUSR2 reopens, SIGUSR1 is not one", () => {
   assert.deepEqual([...HANDLED_SIGNALS], [
     "SIGTERM",
     "SIGINT",
     "SIGQUIT",
     "SIGHUP",
-    "SIGUSR1",
+    "SIGUSR2",
     "SIGTTIN",
     "SIGTTOU",
   ]);
+  assert.equal(REOPEN_SIGNAL, "SIGUSR2");
   assert.equal(
-    (HANDLED_SIGNALS as readonly string[]).includes("SIGUSR2"),
+    (HANDLED_SIGNALS as readonly string[]).includes("SIGUSR1"),
     false,
   );
 });
@@ -71,12 +80,12 @@ Deno.test("HANDLED_SIGNALS names the signals the daemon answers, and not SIGUSR2
 Deno.test("SignalQueue.next() returns signals in arrival order", async () => {
   const queue = new SignalQueue();
   queue.push("SIGHUP");
-  queue.push("SIGUSR1");
+  queue.push("SIGUSR2");
   queue.push("SIGTERM");
   queue.push("SIGHUP");
   const got: HandledSignal[] = [];
   for (let i = 0; i < 4; i++) got.push(await queue.next());
-  assert.deepEqual(got, ["SIGHUP", "SIGUSR1", "SIGTERM", "SIGHUP"]);
+  assert.deepEqual(got, ["SIGHUP", "SIGUSR2", "SIGTERM", "SIGHUP"]);
 });
 
 Deno.test("SignalQueue.next() waits until a signal is pushed", async () => {
@@ -133,6 +142,129 @@ Deno.test("SignalQueue.close() stops queueing signals", async () => {
   Deno.kill(Deno.pid, "SIGHUP");
   await within(delivered);
   // Had the closed queue taken the SIGHUP, it would come out first.
-  queue.push("SIGUSR1");
-  assert.equal(await settledOrPending(queue.next()), "SIGUSR1");
+  queue.push("SIGUSR2");
+  assert.equal(await settledOrPending(queue.next()), "SIGUSR2");
+});
+
+Deno.test("SignalQueue.listen() queues a real SIGUSR2 (koan reopen) sent to this process", async () => {
+  using _usr2 = guard("SIGUSR2");
+  const queue = new SignalQueue();
+  queue.listen();
+  try {
+    Deno.kill(Deno.pid, "SIGUSR2");
+    assert.equal(await within(queue.next()), "SIGUSR2");
+  } finally {
+    queue.close();
+  }
+});
+
+const SIGNALS = new URL("./signals.ts", import.meta.url).href;
+const LIBC_FLAG = `--allow-ffi=${LIBC_PATHS.join(",")}`;
+
+/** Runs `code` (importing signals.ts) under `flags`; its output and exit code. */
+async function runScript(
+  flags: string[],
+  code: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  // `deno eval` would grant everything; run a file with just `flags`.
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(
+    script,
+    `import * as signals from "${SIGNALS}";\n${code}`,
+  );
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-prompt", ...flags, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: output.code,
+      stdout: decoder.decode(output.stdout),
+      stderr: decoder.decode(output.stderr),
+    };
+  } finally {
+    await Deno.remove(script);
+  }
+}
+
+/** A pid no process can have: above the kernel's pid_max. */
+function impossiblePid(): number {
+  return Number(Deno.readTextFileSync("/proc/sys/kernel/pid_max").trim()) + 1;
+}
+
+Deno.test("the C library paths are the ones the compiled binary may load", () => {
+  assert.deepEqual([...LIBC_PATHS], [...CLOCK_LIBC_PATHS]);
+});
+
+Deno.test("ignoreSigusr1() makes the kernel discard SIGUSR1, past Deno's 500 ms arming", async () => {
+  // In a child: a SIGUSR1 there would open Deno's inspector (or, if this
+  // code failed, end the child), so it is sent from inside, at 1.5 s.
+  const result = await runScript(
+    [LIBC_FLAG, "--allow-run", "--allow-read=/proc"],
+    `console.log(JSON.stringify(signals.ignoreSigusr1()));
+await new Promise((resolve) => setTimeout(resolve, 1500));
+Deno.kill(Deno.pid, "SIGUSR1");
+await new Promise((resolve) => setTimeout(resolve, 500));
+console.log("alive");`,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout, '{"ignored":true}\nalive\n');
+  assert.doesNotMatch(result.stderr, /Debugger listening|inspect/i);
+});
+
+Deno.test("ignoreSigusr1() says why it cannot when FFI for the C library is not granted", async () => {
+  const result = await runScript(
+    [],
+    `console.log(JSON.stringify(signals.ignoreSigusr1()));`,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), {
+    ignored: false,
+    reason: "no --allow-ffi for the C library",
+  });
+});
+
+Deno.test("sendSignal() never signals pid 0, 1 or a negative pid (a group)", () => {
+  for (const pid of [-1, 0, 1, 1.5, NaN]) {
+    assert.throws(() => sendSignal(pid, "SIGUSR2"), RangeError);
+  }
+});
+
+Deno.test("sendSignal() reports a pid with no process as NotFound", () => {
+  assert.throws(
+    () => sendSignal(impossiblePid(), "SIGUSR2"),
+    Deno.errors.NotFound,
+  );
+});
+
+Deno.test("sendSignal() signals through the C library without --allow-run (the compiled binary's case)", async () => {
+  using usr2 = guard("SIGUSR2");
+  const delivered = usr2.delivered();
+  const sent = await runScript(
+    [LIBC_FLAG],
+    `signals.sendSignal(${Deno.pid}, "SIGUSR2");
+try {
+  signals.sendSignal(${impossiblePid()}, "SIGUSR2");
+} catch (error) {
+  console.log(error.constructor.name);
+}`,
+  );
+  assert.equal(sent.code, 0, sent.stderr);
+  assert.equal(sent.stdout, "NotFound\n");
+  await within(delivered);
+});
+
+Deno.test("sendSignal() without --allow-run or FFI is NotCapable, naming both", async () => {
+  const result = await runScript(
+    [],
+    `try {
+  signals.sendSignal(${impossiblePid()}, "SIGUSR2");
+} catch (error) {
+  console.log(error.constructor.name, error.message);
+}`,
+  );
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^NotCapable .*--allow-run.*--allow-ffi=/);
 });

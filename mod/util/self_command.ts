@@ -4,6 +4,14 @@
  * same main module runs with the permissions this process holds — never
  * more, and never `-A`.
  *
+ * Deno ≥ 2.9.2 opens a V8 inspector on 127.0.0.1:9229 when a process gets
+ * SIGUSR1, and Deno 2.9.6 has no flag, variable or `NODE_OPTIONS` entry to
+ * stop it; a koan process ignores SIGUSR1 itself, through the C library's
+ * `signal()` (`daemon/signals.ts`). So a copy of koan is passed the FFI
+ * permission for the C library when this process holds it
+ * ({@linkcode libcFfiFlags}): without it the copy could not ignore the
+ * signal.
+ *
  * @module
  */
 
@@ -27,6 +35,50 @@ export function grantedFlags(): string[] {
     }
   }
   return flags;
+}
+
+/**
+ * Where the C library usually is on 64-bit Linux distributions: what a
+ * koan process may load through FFI (`--allow-ffi=` these paths, baked
+ * into the compiled binary).
+ */
+export const LIBC_PATHS = [
+  "/lib/x86_64-linux-gnu/libc.so.6",
+  "/usr/lib/x86_64-linux-gnu/libc.so.6",
+  "/lib/aarch64-linux-gnu/libc.so.6",
+  "/usr/lib/aarch64-linux-gnu/libc.so.6",
+  "/lib64/libc.so.6",
+  "/usr/lib64/libc.so.6",
+] as const;
+
+function ffiGranted(path?: string): boolean {
+  const descriptor: Deno.PermissionDescriptor = path === undefined
+    ? { name: "ffi" }
+    : { name: "ffi", path };
+  return Deno.permissions.querySync(descriptor).state === "granted";
+}
+
+/**
+ * The FFI flag a copy of koan needs to ignore SIGUSR1 (see the module
+ * notes): `--allow-ffi` narrowed to the C library paths this process may
+ * load — never FFI whole, even when this process holds it whole — or
+ * nothing when it may load none.
+ *
+ * @example Usage
+ * ```ts
+ * import { libcFfiFlags } from "./self_command.ts";
+ * const flags = libcFfiFlags();
+ * if (flags.includes("--allow-ffi")) throw new Error("never whole");
+ * ```
+ */
+export function libcFfiFlags(): string[] {
+  const paths = LIBC_PATHS.filter((path) => ffiGranted(path));
+  return paths.length ? [`--allow-ffi=${paths.join(",")}`] : [];
+}
+
+/** `flags`, plus the C library's FFI flag unless FFI is passed whole. */
+function withLibcFfi(flags: string[]): string[] {
+  return flags.includes("--allow-ffi") ? flags : [...flags, ...libcFfiFlags()];
 }
 
 /** A command line to run koan with `args`. */
@@ -56,7 +108,7 @@ export function selfCommand(args: string[]): SelfCommand {
     args: [
       "run",
       "--quiet",
-      ...grantedFlags(),
+      ...withLibcFfi(grantedFlags()),
       main.protocol === "file:" ? main.pathname : main.href,
       ...args,
     ],

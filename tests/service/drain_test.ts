@@ -117,8 +117,8 @@ Deno.test("drain: a second SIGTERM exits at once", async () => {
   await delay(200);
   daemon.kill("SIGTERM");
   await daemon.waitForLog(/SIGTERM: draining/);
-  // SIGUSR1 during the drain reopens logs and does not stop it.
-  daemon.kill("SIGUSR1");
+  // SIGUSR2 (koan reopen) during the drain reopens logs and does not stop it.
+  daemon.kill("SIGUSR2");
   await daemon.waitForLog(/log file reopened/);
   daemon.kill("SIGINT");
   const status = await daemon.exited;

@@ -1,7 +1,7 @@
 /**
  * SIGHUP reload under steady load: the new config is applied (tables,
  * limits, log level) and changed listeners are restarted — a change of
- * model included — without one failed request. And SIGUSR1 reopens the log
+ * model included — without one failed request. And SIGUSR2 reopens the log
  * file for logrotate.
  */
 import assert from "node:assert/strict";
@@ -153,7 +153,7 @@ Deno.test("start: an address another program holds is refused even though koan b
   void squatter;
 });
 
-Deno.test("reload: SIGUSR1 reopens the log file after logrotate renamed it", async () => {
+Deno.test("reload: SIGUSR2 reopens the log file after logrotate renamed it", async () => {
   await using dir = await tempDir();
   const port = freePort();
   const logFile = `${dir.path}/koan.log`;
@@ -173,7 +173,7 @@ Deno.test("reload: SIGUSR1 reopens the log file after logrotate renamed it", asy
   await ask(port, ["Beautiful is better than?"]);
   await logged(logFile, "in=25 out=5");
   await Deno.rename(logFile, `${logFile}.1`);
-  daemon.kill("SIGUSR1");
+  daemon.kill("SIGUSR2");
   for (let i = 0; i < 200; i++) {
     if (await Deno.stat(logFile).catch(() => undefined)) break;
     await delay(25);

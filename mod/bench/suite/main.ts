@@ -38,7 +38,14 @@ function parseFlags() {
   } catch (error) {
     // parseArgs throws a TypeError for an unknown option or a missing value.
     if (!(error instanceof TypeError)) throw error;
-    console.error(`${error.message}\n${USAGE}`);
+    // One line (DESIGN §2); --help has the usage.
+    const message = error.message.replace(
+      /\. To specify a positional argument starting with.*$/,
+      "",
+    );
+    console.error(
+      `deno task bench: ${message} (see "deno task bench --help")`,
+    );
     Deno.exit(2);
   }
 }

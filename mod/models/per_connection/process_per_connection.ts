@@ -40,7 +40,7 @@ const logger = log("model");
 const EXIT_GRACE_MS = 5000;
 
 let connections = 0;
-/** Children alive, with their frame sender, for SIGUSR1. */
+/** Children alive, with their frame sender, for SIGUSR2 (log reopen). */
 const live = new Map<Deno.ChildProcess, () => void>();
 
 /**

@@ -28,7 +28,7 @@ const CHUNK = 16 * 1024;
 
 let connections = 0;
 const logger = log("model");
-/** Connection workers alive, for SIGUSR1. */
+/** Connection workers alive, for SIGUSR2 (log reopen). */
 const live = new Set<Worker>();
 
 /** Relays one connection to a fresh worker until the worker is done. */
