@@ -17,6 +17,7 @@ import {
   SyslogSender,
 } from "./syslog.ts";
 import { TimeCache } from "./time_cache.ts";
+import { writeStderr } from "./stderr.ts";
 
 /** One destination for buffered lines. */
 export interface Destination {
@@ -94,7 +95,9 @@ class StderrDestination implements Destination {
           ? cut + 1
           : bytes.indexOf(LF, end) + 1 || bytes.length;
       }
-      writeAll(Deno.stderr, bytes.subarray(start, end));
+      // Throws StderrForbiddenError when stderr is the client's socket
+      // (`koan inetd` under plain inetd): the lines are counted as lost.
+      writeStderr(bytes.subarray(start, end));
       start = end;
     }
   }

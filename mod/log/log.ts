@@ -1,7 +1,9 @@
 /**
  * Logging on LogTape: leveled lines as text or JSON, every line tagged with
- * the worker id and pid, written to stderr (journald), a file that SIGUSR1
- * reopens, or syslog. Lines are batched per event-loop turn. The access
+ * the worker id and pid, written to stderr (journald; never once
+ * `stderr.ts` forbids it, as `koan inetd` does when stderr is the client's
+ * socket), a file that SIGUSR2 reopens, or syslog. Lines are batched per
+ * event-loop turn. The access
  * log has its own writer (`access_log.ts`), configured, flushed and
  * reopened from here.
  *
@@ -28,6 +30,7 @@ import {
 } from "./access_log.ts";
 import { after } from "../util/timer.ts";
 import { syslogPath, SyslogSender, syslogSink } from "./syslog.ts";
+import { stderrAllowed, writeStderr } from "./stderr.ts";
 
 export { accessEnabled } from "./access_log.ts";
 
@@ -100,16 +103,19 @@ class LineSink implements LevelSink {
     if (this.#lines.length === 0) return;
     const bytes = encoder.encode(this.#lines.join(""));
     this.#lines = [];
-    const out = this.#file ?? Deno.stderr;
+    const file = this.#file;
     try {
-      let written = 0;
-      while (written < bytes.length) {
-        written += out.writeSync(bytes.subarray(written));
-      }
+      if (file) {
+        let written = 0;
+        while (written < bytes.length) {
+          written += file.writeSync(bytes.subarray(written));
+        }
+      } else writeStderr(bytes);
     } catch {
       // Any error here means the destination cannot take the lines: a
       // closed stderr (BrokenPipe once the inetd peer or journald is gone,
-      // BadResource once closed; checked on Deno 2.9.6), a full disk. The
+      // BadResource once closed; checked on Deno 2.9.6), a stderr that is
+      // the client's connection (StderrForbiddenError), a full disk. The
       // line is lost, the service is not; and logging has nowhere else to
       // report its own failure.
     }
@@ -134,12 +140,14 @@ class SyslogLevelSink implements LevelSink {
   constructor(path: string) {
     let reported = false;
     this.#sender = new SyslogSender(path, (error) => {
-      if (reported) return;
+      if (reported || !stderrAllowed()) return;
       reported = true;
       // The log cannot report its own failure through itself: one line
       // on stderr (journald, or the terminal), then the count goes on.
+      // Not when stderr is the client's connection: then nothing is left
+      // to tell.
       try {
-        Deno.stderr.writeSync(encoder.encode(
+        writeStderr(encoder.encode(
           `koan: cannot send log lines to syslog ${path}: ${error.message}\n`,
         ));
       } catch {
@@ -320,7 +328,7 @@ export function setupLogging(
   });
 }
 
-/** Reopens the log files (SIGUSR1), writing out what was buffered first. */
+/** Reopens the log files (SIGUSR2, `koan reopen`), writing out what was buffered first. */
 export function reopenLogs(): void {
   sink?.reopen();
   reopenAccess();

@@ -5,7 +5,8 @@
  * {@linkcode AccessRecord} per connection or request, written by its own
  * buffered writer in a format compiled once: `access_format.ts`).
  * `destination.ts` (file, stderr, syslog), `syslog.ts` (RFC 5424),
- * `line_buffer.ts` and `time_cache.ts` serve both.
+ * `stderr.ts` (stderr, and the switch that forbids it when it is an inetd
+ * client's socket), `line_buffer.ts` and `time_cache.ts` serve both.
  *
  * Just above `util/`: imports nothing of koan's outside `log/` but `util/`.
  *
