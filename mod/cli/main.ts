@@ -20,6 +20,7 @@
 import { ConfigError } from "../config/error.ts";
 import { EXIT } from "../util/exit.ts";
 import { UsageError } from "../util/usage.ts";
+import { after } from "../util/timer.ts";
 import { VERSION } from "../util/version.ts";
 import type { Command } from "./help.ts";
 
@@ -72,8 +73,10 @@ async function run(command: string, args: string[]): Promise<number> {
     case "inetd": {
       // Loading the C library costs several ms: off the first answer's
       // path, yet well before Deno arms SIGUSR1 at 500 ms. A connection
-      // served by then never pays it (the timer does not keep it alive).
-      Deno.unrefTimer(setTimeout(() => void ignoreSigusr1(), INETD_GUARD_MS));
+      // served by then never pays it (`koan inetd` ends in Deno.exit, so
+      // the timer keeps nothing alive). `after()`, not setTimeout, which
+      // would load Node's timers first thing (util/timer.ts).
+      after(INETD_GUARD_MS, () => void ignoreSigusr1());
       const { runInetd } = await import("../daemon/inetd.ts");
       return await runInetd(args);
     }

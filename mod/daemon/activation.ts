@@ -5,9 +5,24 @@
  * in the .socket unit: `zen`, `http` or `echo`), and turn them into the
  * listeners the daemon serves.
  *
+ * An adopted socket is held, not accepted from, in the shared-socket
+ * table (`net/fd_shared.ts`): every model leases it as it would lease its
+ * own socket — a pool shares it among its workers, a model that accepts in
+ * this isolate polls a duplicate — so any model can serve it. Where raw
+ * socket handles are unavailable it is adopted through `node:net` instead
+ * and only models that accept in this isolate can serve it.
+ *
+ * koan only ever closes its own descriptors (never `shutdown(2)`): the
+ * parent's copy (systemd's) keeps the socket listening, so clients that
+ * connect while koan stops or restarts wait in its queue for the next one.
+ *
  * @module
  */
-import { formatAddress, parseAddress } from "../config/address.ts";
+import {
+  type Address,
+  formatAddress,
+  parseAddress,
+} from "../config/address.ts";
 import {
   buildConfig,
   ConfigError,
@@ -17,7 +32,19 @@ import {
 import { type ListenerConfig, PROTOCOL_NAMES } from "../config/settings.ts";
 import type { ProtocolName } from "../protocols/contract.ts";
 import { adoptListener } from "../net/node_source.ts";
-import { registerInherited } from "../net/listen.ts";
+import {
+  closeInherited,
+  inheritedFd,
+  leaseCount,
+  registerInherited,
+} from "../net/listen.ts";
+import {
+  adoptInheritedSocket,
+  canShareSockets,
+  inheritedSocketFd,
+  type SocketLease,
+  socketLeases,
+} from "../net/fd_shared.ts";
 
 /** The first passed file descriptor (SD_LISTEN_FDS_START). */
 export const LISTEN_FDS_START = 3;
@@ -87,10 +114,14 @@ function protocolOfName(name: string): ProtocolName | undefined {
     : undefined;
 }
 
+/** The adopter's leases on the sockets adopted through the shared-socket table. */
+const holds: SocketLease[] = [];
+
 /**
- * Adopts every passed socket, enters it in the listen table (so a listener
- * at its address accepts from it) and removes the variables from the
- * environment so that child processes do not take them for theirs.
+ * Adopts every passed socket, enters it in the socket tables (so a
+ * listener at its address accepts from it, whatever its model) and removes
+ * the variables from the environment so that child processes do not take
+ * them for theirs.
  *
  * @throws {ConfigError} when a passed descriptor is not a listening TCP socket.
  */
@@ -98,11 +129,20 @@ export async function adoptListenFds(
   passed: ListenFds,
 ): Promise<InheritedSocket[]> {
   const sockets: InheritedSocket[] = [];
+  const shared = canShareSockets();
   for (const [i, fd] of passed.fds.entries()) {
     const name = passed.names[i] ?? "";
-    let adopted;
+    let address: string;
     try {
-      adopted = await adoptListener(fd);
+      if (shared) {
+        const adopted = adoptInheritedSocket(fd);
+        holds.push(adopted.lease);
+        address = adopted.address;
+      } else {
+        const adopted = await adoptListener(fd);
+        registerInherited(adopted.address, adopted.source, fd);
+        address = adopted.address;
+      }
     } catch (error) {
       throw new ConfigError(
         "LISTEN_FDS",
@@ -111,8 +151,7 @@ export async function adoptListenFds(
         }`,
       );
     }
-    registerInherited(adopted.address, adopted.source, fd);
-    const socket: InheritedSocket = { fd, name, address: adopted.address };
+    const socket: InheritedSocket = { fd, name, address };
     const protocol = protocolOfName(name);
     if (protocol) socket.protocol = protocol;
     sockets.push(socket);
@@ -121,6 +160,39 @@ export async function adoptListenFds(
     Deno.env.delete(name);
   }
   return sockets;
+}
+
+/** The descriptor systemd passed for `address`, if it was passed. */
+export function inheritedSocket(address: Address | string): number | undefined {
+  return inheritedSocketFd(address) ?? inheritedFd(address);
+}
+
+/**
+ * True when some listener accepts from the inherited socket for `address`
+ * (it holds a lease on it besides the adopter's own).
+ */
+export function inheritedInUse(address: Address | string): boolean {
+  return socketLeases(address) > 1 || leaseCount(address) > 0;
+}
+
+/**
+ * True when a pooled model (`threads`, `processes`) can serve the
+ * inherited sockets: its workers share the one socket the daemon holds.
+ */
+export function poolsServeInherited(): boolean {
+  return canShareSockets();
+}
+
+/**
+ * Gives up this process's hold on every inherited socket: from now on it
+ * stays open only while a listener still accepts from it, and closes (this
+ * process's copy only) when the last one stops. The daemon calls it when a
+ * stop begins, so koan stops taking connections at once and the ones that
+ * arrive meanwhile wait in systemd's copy for the next start.
+ */
+export function releaseInherited(): void {
+  for (const lease of holds.splice(0)) lease.release();
+  closeInherited();
 }
 
 function sameAddress(a: string, b: string): boolean {

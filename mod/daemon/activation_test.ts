@@ -1,11 +1,20 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../config/load.ts";
 import { configOf } from "../config/_testing.ts";
+import { parseAddress } from "../config/address.ts";
+import { leaseSocket } from "../net/fd_shared.ts";
+import { bindListeningFd, rawTcp, SERVER } from "../net/fd_tcp.ts";
+import { freePort } from "../net/free_port.ts";
 import {
   activationListeners,
+  adoptListenFds,
+  inheritedInUse,
   type InheritedSocket,
+  inheritedSocket,
   listenFdsFromEnv,
+  releaseInherited,
 } from "./activation.ts";
+import { planConfig } from "./plan.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -128,4 +137,36 @@ Deno.test("activationListeners() leaves listener flags alone and notes unused so
   });
   assert.deepEqual(plan.listeners.map((l) => l.address), ["127.0.0.1:5"]);
   assert.match(plan.notes[0]!, /fd 3 \(127\.0\.0\.1:6\) is not used/);
+});
+
+/** A listening socket as systemd passes one: `parent` is systemd's copy. */
+function passedSocket(port: number) {
+  const TCP = rawTcp()!;
+  const parent = new TCP(SERVER);
+  assert.equal(parent.open(bindListeningFd("127.0.0.1", port)), 0);
+  return { parent, fd: parent.fdForIpc() };
+}
+
+Deno.test("adoptListenFds() holds passed sockets for any model, and releaseInherited() lets go of this process's copy only", async () => {
+  const port = freePort();
+  const { parent, fd } = passedSocket(port);
+  const address = `127.0.0.1:${port}`;
+  const [socket] = await adoptListenFds({ fds: [fd], names: ["zen"] });
+  assert.deepEqual(socket, { fd, name: "zen", address, protocol: "zen" });
+  assert.equal(inheritedSocket(address), fd);
+  assert.equal(inheritedInUse(address), false, "no listener yet");
+  // A pooled model's lease is a use: pools serve inherited sockets.
+  const lease = leaseSocket(parseAddress(address));
+  assert.equal(inheritedInUse(address), true);
+  const loaded = configOf({
+    listener: [{ protocol: "zen", address, model: "processes" }],
+  });
+  const config = await planConfig(loaded, [socket!], {});
+  assert.equal(config.listener[0]!.model, "processes");
+  lease.release();
+  releaseInherited();
+  assert.equal(inheritedSocket(address), undefined);
+  // systemd's copy still listens: a client waits in its queue.
+  (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+  parent.close();
 });

@@ -1,8 +1,9 @@
 /**
  * The daemon: starts one running listener per `[[listener]]` through the
  * model registry, then loops over queued signals — drain on TERM/INT/QUIT,
- * reload on HUP, reopen logs on USR1 — until it stops (gunicorn's arbiter:
- * signal handlers only enqueue, this one loop acts).
+ * reload on HUP, reopen logs on USR2 (`koan reopen`; never USR1, on which
+ * Deno opens a debugger) — until it stops (gunicorn's arbiter: signal
+ * handlers only enqueue, this one loop acts).
  *
  * Under systemd it reports over `$NOTIFY_SOCKET` (READY=1, RELOADING=1,
  * STOPPING=1, STATUS=, WATCHDOG=1) and serves the sockets passed by socket
@@ -23,18 +24,15 @@ import type { Config, ListenerConfig, ModelName } from "../config/settings.ts";
 import { flushLogs, log, reopenLogs, setupLogging } from "../log/log.ts";
 import type { Generation, Model, RunningListener } from "../models/contract.ts";
 import { modelFor } from "../models/registry.ts";
-import {
-  closeInherited,
-  inheritedFd,
-  leaseCount,
-  probeAddress,
-  setAlwaysReusePort,
-} from "../net/listen.ts";
+import { probeAddress, setAlwaysReusePort } from "../net/listen.ts";
 import { writeAccess } from "../log/access_log.ts";
 import {
   adoptListenFds,
+  inheritedInUse,
   type InheritedSocket,
+  inheritedSocket,
   listenFdsFromEnv,
+  releaseInherited,
 } from "./activation.ts";
 import { monotonicMicros, monotonicSource } from "./clock.ts";
 import { makeGeneration } from "./generation.ts";
@@ -171,7 +169,7 @@ export class Daemon {
     // would otherwise let two daemons share a port without a word.
     for (const listener of config.listener) {
       const address = parseAddress(listener.address);
-      if (inheritedFd(address) === undefined) probeAddress(address);
+      if (inheritedSocket(address) === undefined) probeAddress(address);
     }
     setAlwaysReusePort(true);
     for (const [index, listener] of config.listener.entries()) {
@@ -203,8 +201,8 @@ export class Daemon {
         this.#signals.push("SIGTERM");
       },
     });
-    const fd = inheritedFd(address);
-    if (fd !== undefined && leaseCount(address) === 0) {
+    const fd = inheritedSocket(address);
+    if (fd !== undefined && !inheritedInUse(address)) {
       // The model bound sockets of its own: the inherited one would queue
       // clients nobody accepts.
       await running.drain(0);
@@ -261,7 +259,7 @@ export class Daemon {
       this.#supervision.stop();
       this.#board.stop();
       this.#signals.close();
-      closeInherited();
+      releaseInherited();
       await this.#removePidFile();
       await this.#notifier?.flush();
       this.#notifier?.close();
@@ -269,7 +267,7 @@ export class Daemon {
     }
   }
 
-  /** SIGUSR1: this process's log file, then every worker's. */
+  /** SIGUSR2 (`koan reopen`): this process's log file, then every worker's. */
   #reopen(): void {
     reopenLogs();
     for (const slot of this.#slots) slot.running.reopen?.();
@@ -285,7 +283,7 @@ export class Daemon {
       case "SIGHUP":
         await this.#handleHup();
         return undefined;
-      case "SIGUSR1":
+      case "SIGUSR2":
         this.#reopen();
         return undefined;
       case "SIGTTIN":
@@ -306,6 +304,17 @@ export class Daemon {
 
   async #handleStop(signal: HandledSignal): Promise<number> {
     const timeoutMs = this.#config.limits.shutdown_timeout * 1000;
+    this.#state.draining = true;
+    // Stop taking connections at once: every model closes its listening
+    // descriptors as its drain begins (a pool's workers as soon as they
+    // hear of it), so no client is accepted that will not be served. With
+    // systemd's sockets that closes only koan's copies; systemd keeps its
+    // own, so clients arriving meanwhile wait for the next start.
+    releaseInherited();
+    const drained = Promise.all([
+      ...this.#slots.map((slot) => slot.running.drain(timeoutMs)),
+      ...this.#retiring,
+    ]).then((counts) => counts.reduce((sum, n) => sum + n, 0));
     logger.info("{signal}: draining, up to {seconds} s", {
       signal,
       seconds: timeoutMs / 1000,
@@ -315,14 +324,6 @@ export class Daemon {
       STOPPING: 1,
       STATUS: this.#supervision.statusNow("draining: "),
     });
-    this.#state.draining = true;
-    // Stop taking connections from systemd's sockets now; systemd keeps
-    // its copy, so clients arriving meanwhile wait for the next start.
-    closeInherited();
-    const drained = Promise.all([
-      ...this.#slots.map((slot) => slot.running.drain(timeoutMs)),
-      ...this.#retiring,
-    ]).then((counts) => counts.reduce((sum, n) => sum + n, 0));
     // A model that never reports back must not keep the master alive.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const overdue = new Promise<"overdue">((resolve) =>
@@ -359,7 +360,7 @@ export class Daemon {
           });
           return this.#exitCode;
         }
-        if (again === "SIGUSR1") {
+        if (again === "SIGUSR2") {
           this.#reopen();
         } else {
           logger.info("{signal} ignored while draining", { signal: again });
@@ -451,7 +452,7 @@ export class Daemon {
       try {
         if (replaced < 0 && !this.#serves(key)) {
           const address = parseAddress(listener.address);
-          if (inheritedFd(address) === undefined) probeAddress(address);
+          if (inheritedSocket(address) === undefined) probeAddress(address);
         }
         running = await this.#startListener(index, listener);
       } catch (error) {

@@ -2,7 +2,8 @@
  * The checks a configuration must pass before the daemon starts or a
  * reload is applied, beyond what `config/load.ts` checks per key: the
  * listener list after socket activation, addresses used once, models that
- * can serve an inherited socket, log files that open. Everything here
+ * can serve an inherited socket (every model, where raw socket handles
+ * let a pool share it), log files that open. Everything here
  * throws {@linkcode ConfigError}, so a bad reload is refused with one line
  * and the daemon keeps running.
  *
@@ -15,10 +16,17 @@ import {
   type LoadOptions,
 } from "../config/load.ts";
 import type { Config } from "../config/settings.ts";
-import { inheritedFd } from "../net/listen.ts";
-import { activationListeners, type InheritedSocket } from "./activation.ts";
+import {
+  activationListeners,
+  type InheritedSocket,
+  inheritedSocket,
+  poolsServeInherited,
+} from "./activation.ts";
 
-/** Models that bind a socket in every worker and so cannot take over an inherited one. */
+/**
+ * Models whose workers bind a socket each where raw socket handles are
+ * unavailable, and so cannot take over an inherited one there.
+ */
 const OWN_SOCKET_MODELS = new Set(["threads", "processes"]);
 
 /** The listener's address as the listen table keys it. */
@@ -55,11 +63,14 @@ export async function planConfig(
       );
     }
     seen.set(key, index);
-    const fd = inheritedFd(key);
-    if (fd !== undefined && OWN_SOCKET_MODELS.has(listener.model)) {
+    const fd = inheritedSocket(key);
+    if (
+      fd !== undefined && OWN_SOCKET_MODELS.has(listener.model) &&
+      !poolsServeInherited()
+    ) {
       throw new ConfigError(
         `listener[${index}].model`,
-        `"${listener.model}" binds a socket in every worker and cannot serve the socket systemd passed (fd ${fd}, ${key}); use async, iterative, thread-per-connection or process-per-connection`,
+        `"${listener.model}" binds a socket in every worker on ${Deno.build.os} and cannot serve the socket systemd passed (fd ${fd}, ${key}); use async, iterative, thread-per-connection or process-per-connection`,
       );
     }
   });

@@ -123,8 +123,14 @@ export class FdAcceptSource implements AcceptSource {
     });
   }
 
-  /** Takes a connection the master passed over (descriptor or handle). */
-  adopt(connection: number | RawTcp): void {
+  /**
+   * Takes a connection the master passed over (descriptor or handle). A
+   * `force`d one is kept even without a free slot: it is one the master
+   * accepted before a drain, which this worker serves rather than the
+   * master drop it (served at the latest when the drain takes what is
+   * pending).
+   */
+  adopt(connection: number | RawTcp, force = false): void {
     this.#adopted++;
     let raw: RawTcp;
     if (typeof connection === "number") {
@@ -148,7 +154,7 @@ export class FdAcceptSource implements AcceptSource {
     // Older than anything the kernel queue holds: first in line.
     const waiter = this.#waiters.shift();
     if (waiter) waiter.resolve(this.#deliver(raw));
-    else if (this.free > 0) this.#ready.unshift(raw);
+    else if (this.free > 0 || force) this.#ready.unshift(raw);
     else this.#giveBack(raw);
     this.#sync();
   }

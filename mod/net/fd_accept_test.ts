@@ -89,3 +89,45 @@ Deno.test("FdAcceptSource: what one poll took beyond the free slots is handed ba
   other.close();
   lease.release();
 });
+
+Deno.test("FdAcceptSource: a forced hand-over is kept even when full, and handed over at the stop", async () => {
+  const address = { hostname: "127.0.0.1", port: freePort() };
+  const lease = leaseSocket(address);
+  const clients = await Promise.all([1, 2, 3].map(() => Deno.connect(address)));
+  const polled: RawTcp[] = [];
+  const poller = new FdAcceptSource({
+    fd: lease.dup(),
+    concurrency: 1,
+    handBack: (conn) => {
+      polled.push(conn);
+      return true;
+    },
+  });
+  const first = await poller.accept();
+  for (let i = 0; i < 50 && polled.length < 2; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(polled.length, 2);
+  // A full worker of the blocking pool (one slot, taken).
+  const givenBack: RawTcp[] = [];
+  const full = new FdAcceptSource({
+    concurrency: 1,
+    handBack: (conn) => {
+      givenBack.push(conn);
+      return true;
+    },
+  });
+  const busy = (full.adopt(polled[0]!), await full.accept());
+  full.adopt(polled[1]!);
+  assert.equal(givenBack.length, 1, "not forced: given back");
+  full.adopt(givenBack.pop()!, true);
+  assert.equal(givenBack.length, 0, "forced: kept");
+  assert.equal(full.free, -1);
+  const pending = full.takePending();
+  assert.equal(pending.length, 1, "served at the stop");
+  for (const conn of [first, busy, ...pending]) conn.close();
+  for (const client of clients) client.close();
+  poller.close();
+  full.close();
+  lease.release();
+});

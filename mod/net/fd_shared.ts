@@ -2,8 +2,12 @@
  * One listening socket for a whole worker pool (the seeds' srv_threaded
  * and prefork servers: every worker accepts from the same kernel queue).
  * The master binds it — or adopts an inherited descriptor (systemd socket
- * activation) — and holds it without accepting; each worker thread gets a
- * duplicate descriptor of its own, each child process gets it as fd 3.
+ * activation, {@linkcode adoptInheritedSocket}) — and holds it without
+ * accepting; each worker thread gets a duplicate descriptor of its own,
+ * each child process gets one over its IPC channel. A listener served in
+ * the master (`async`, `iterative`, the per-connection models) leases the
+ * same socket through `listen.ts`, so every model serves an inherited
+ * socket the same way.
  *
  * A second lease for an address already held here shares the same socket,
  * so a reload that restarts a pooled listener (more workers, threads to
@@ -36,7 +40,8 @@ interface Entry {
   handle: RawTcp;
   fd: number;
   leases: number;
-  inherited: boolean;
+  /** The descriptor it was passed on (systemd's fd 3...), if inherited. */
+  inheritedFd?: number;
 }
 
 const table = new Map<string, Entry>();
@@ -57,32 +62,33 @@ function hold(fd: number): RawTcp {
 }
 
 /**
- * Leases the listening socket for `address`: the one held already, the
- * inherited descriptor `inheritedFd` if given, or a newly bound one.
+ * Leases the listening socket for `address`: the one held already (bound
+ * earlier, or inherited and adopted with {@linkcode adoptInheritedSocket}),
+ * or a newly bound one. The socket closes with the last lease: a plain
+ * `close(2)` of this process's descriptor, so a parent that holds its own
+ * (systemd) keeps it listening and its queue waiting.
  *
  * @throws {Deno.errors.AddrInUse} and friends when it cannot be bound.
  */
-export function leaseSocket(
-  address: Address,
-  options: { inheritedFd?: number } = {},
-): SocketLease {
+export function leaseSocket(address: Address): SocketLease {
   const key = formatAddress(address);
   let entry = table.get(key);
   if (!entry) {
-    const inherited = options.inheritedFd !== undefined;
-    const fd = options.inheritedFd ??
-      bindListeningFd(address.hostname, address.port);
+    const fd = bindListeningFd(address.hostname, address.port);
     let handle: RawTcp;
     try {
       handle = hold(fd);
     } catch (error) {
-      if (!inherited) closeFd(fd, SERVER);
+      closeFd(fd, SERVER);
       throw error;
     }
-    entry = { handle, fd, leases: 0, inherited };
+    entry = { handle, fd, leases: 0 };
     table.set(key, entry);
   }
-  const held = entry;
+  return leaseOf(key, entry);
+}
+
+function leaseOf(key: string, held: Entry): SocketLease {
   held.leases++;
   let released = false;
   return {
@@ -99,11 +105,79 @@ export function leaseSocket(
       if (released) return;
       released = true;
       held.leases--;
-      if (held.leases > 0 || held.inherited) return;
+      if (held.leases > 0) return;
       if (table.get(key) === held) table.delete(key);
       held.handle.close();
     },
   };
+}
+
+/** A listening socket adopted by {@linkcode adoptInheritedSocket}. */
+export interface AdoptedSocket {
+  /** Its local address, as listeners write it (`127.0.0.1:1060`, `[::]:1060`). */
+  address: string;
+  /**
+   * The adopter's lease: the socket stays held (and leasable by any model)
+   * until it and every model's lease are released.
+   */
+  lease: SocketLease;
+}
+
+/**
+ * Adopts an inherited listening TCP socket (systemd's `LISTEN_FDS`) into
+ * the shared-socket table under its local address, without accepting from
+ * it: each model that serves the address leases it as it would a socket
+ * of its own. The descriptor is moved to a close-on-exec duplicate (the
+ * passed one is closed, with `close(2)` only), so child processes do not
+ * inherit a copy they would keep open.
+ *
+ * @throws {Error} when `fd` is no open socket, {@linkcode TypeError} when
+ * it is one but not TCP (a unix socket), {@linkcode Deno.errors.AlreadyExists}
+ * when a socket for its address is held already.
+ */
+export function adoptInheritedSocket(fd: number): AdoptedSocket {
+  const passed = hold(fd);
+  const name: Record<string, unknown> = {};
+  const status = passed.getsockname(name);
+  const { address, port, family } = name;
+  if (
+    status !== 0 || typeof address !== "string" || typeof port !== "number" ||
+    (family !== "IPv4" && family !== "IPv6")
+  ) {
+    passed.close();
+    throw new TypeError(
+      `fd ${fd} is not a TCP socket${status === 0 ? "" : ` (${status})`}`,
+    );
+  }
+  const key = formatAddress({ hostname: address, port });
+  if (table.has(key)) {
+    passed.close();
+    throw new Deno.errors.AlreadyExists(
+      `fd ${fd}: a socket for ${key} is held already`,
+    );
+  }
+  const copy = passed.fdForIpc();
+  let handle = passed;
+  if (copy >= 0) {
+    handle = hold(copy);
+    passed.close();
+  }
+  const entry: Entry = {
+    handle,
+    fd: copy >= 0 ? copy : fd,
+    leases: 0,
+    inheritedFd: fd,
+  };
+  table.set(key, entry);
+  return { address: key, lease: leaseOf(key, entry) };
+}
+
+/** The descriptor the socket for `address` was inherited on, if it was. */
+export function inheritedSocketFd(
+  address: Address | string,
+): number | undefined {
+  const key = typeof address === "string" ? address : formatAddress(address);
+  return table.get(key)?.inheritedFd;
 }
 
 /** Leases held on the pool socket for `address` (0 when none). */

@@ -9,7 +9,8 @@
  * resets per switch under load.)
  *
  * Each user holds a lease: an {@linkcode AcceptSource} whose `close()`
- * only gives the lease back. At most one `accept()` is outstanding on the
+ * only gives the lease back (and whose `takePending()` hands the last
+ * user what the socket accepted and nobody took, before it closes). At most one `accept()` is outstanding on the
  * real socket; a connection it yields goes to the oldest waiting lease, or
  * waits for the next `accept()` of any lease if its taker left meanwhile.
  *
@@ -82,6 +83,16 @@ export class SharedSource {
           this.#waiters.push({ lease: token, resolve, reject });
           this.#pump();
         });
+      },
+      // The last lease going (a stop, not a hand-over to a successor):
+      // clients accepted but not yet taken are this acceptor's to serve,
+      // since the socket closes with it and no one else would.
+      takePending: () => {
+        if (
+          returned || this.#closed || this.#leases > 1 ||
+          this.#options.keepOpen
+        ) return [];
+        return [...this.#ready.splice(0), ...(this.#raw.takePending?.() ?? [])];
       },
       close: () => {
         if (returned) return;

@@ -141,3 +141,32 @@ Deno.test("SharedSource gives a client accepted as the socket closed to the acce
   assert.equal(conn.closed, false);
   await assert.rejects(lease.accept(), Deno.errors.BadResource);
 });
+
+Deno.test("SharedSource: the last lease takes what the socket accepted and nobody took; an earlier one leaves it to the others", async () => {
+  const pending: FakeConn[] = [];
+  const raw = Object.assign(new FakeSource(), {
+    takePending: () => pending.splice(0),
+  });
+  const shared = new SharedSource(raw);
+  const old = shared.lease();
+  const successor = shared.lease();
+  pending.push(new FakeConn("queued"));
+  assert.deepEqual(old.takePending!(), [], "a successor serves it");
+  old.close();
+  const taken = successor.takePending!();
+  assert.deepEqual(taken.map((conn) => conn.peer), ["queued"]);
+  successor.close();
+  assert.equal(shared.closed, true);
+  await tick();
+});
+
+Deno.test("SharedSource: with keepOpen (an inherited socket) the last lease takes nothing", () => {
+  const raw = Object.assign(new FakeSource(), {
+    takePending: () => [new FakeConn("queued")],
+  });
+  const shared = new SharedSource(raw, { keepOpen: true });
+  const lease = shared.lease();
+  assert.deepEqual(lease.takePending!(), []);
+  lease.close();
+  assert.equal(shared.closed, false);
+});

@@ -8,6 +8,7 @@ import { ECHO_CASES, ZEN_CASES } from "./cases.ts";
 import { HTTP_CASES } from "./http_cases.ts";
 import { cleanStopCase, LIMITS_SECTIONS, limitsCase } from "./limits_cases.ts";
 import { MODELS_UNDER_TEST, startModelDaemon, WORKERS } from "./models.ts";
+import { refuseAtOnceCase, STOP_SECTIONS } from "./stop_cases.ts";
 
 for (const model of MODELS_UNDER_TEST) {
   Deno.test(`conformance (${model.name}): protocols`, async (t) => {
@@ -70,5 +71,12 @@ for (const model of MODELS_UNDER_TEST) {
       "SIGTERM delivers the in-flight answer, exits 0, leaves no child",
       () => cleanStopCase(served.daemon, served.ports),
     );
+  });
+
+  Deno.test(`conformance (${model.name}): SIGTERM refuses new clients at once`, async () => {
+    await using served = await startModelDaemon(model, {
+      sections: STOP_SECTIONS,
+    });
+    await refuseAtOnceCase(served.daemon, served.ports);
   });
 }

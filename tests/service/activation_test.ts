@@ -1,14 +1,17 @@
 /**
  * systemd socket activation with the real `systemd-socket-activate`: the
  * sockets of the shipped koan.socket / koan-http.socket (LISTEN_FDS +
- * LISTEN_FDNAMES, names read from the unit files) and the inetd style of
- * koan-zen.socket (`Accept=yes`: one `koan inetd` per connection).
+ * LISTEN_FDNAMES, names read from the unit files) served by every model,
+ * reloads that move an inherited socket between models, and the inetd
+ * style of koan-zen.socket (`Accept=yes`: one `koan inetd` per connection).
  */
 import assert from "node:assert/strict";
+import type { ModelName } from "../../mod/config/settings.ts";
 import {
   ask,
   connect,
   freePort,
+  listeningSockets,
   readUntil,
   ROOT_DIR,
   send,
@@ -129,25 +132,122 @@ Deno.test("activation: the config's listener at the same address gives the model
   assert.equal((await daemon.stop("SIGTERM")).code, 0);
 });
 
-Deno.test("activation: a model that binds its own sockets cannot take an inherited one (exit 2, one line)", async () => {
+const MODELS: readonly ModelName[] = [
+  "iterative",
+  "async",
+  "threads",
+  "processes",
+  "thread-per-connection",
+  "process-per-connection",
+];
+
+for (const model of MODELS) {
+  const pool = model === "threads"
+    ? "thread"
+    : model === "processes"
+    ? "process"
+    : undefined;
+  Deno.test(`activation (${model}): the sockets of koan.socket and koan-http.socket, and an echo one, are served by name`, async () => {
+    const zenName = await unitValue("koan.socket", "FileDescriptorName");
+    const httpName = await unitValue("koan-http.socket", "FileDescriptorName");
+    const [zenPort, httpPort, echoPort] = [freePort(), freePort(), freePort()];
+    await using daemon = await activate(
+      [zenPort, httpPort, echoPort],
+      [zenName, httpName, "echo"],
+      ["serve", "--model", model, "--workers", "2"],
+    );
+    // The first client starts koan and waits in systemd's queue meanwhile.
+    assert.deepEqual(await ask(zenPort, ["Beautiful is better than?"]), [
+      "ugly.",
+    ]);
+    await daemon.waitListening(echoPort, 30_000);
+    for (
+      const [port, protocol, fd] of [
+        [zenPort, "zen", 3],
+        [httpPort, "http", 4],
+        [echoPort, "echo", 5],
+      ] as const
+    ) {
+      assert.match(
+        daemon.log,
+        new RegExp(
+          `listening on 127\\.0\\.0\\.1:${port} \\(${protocol}, ${model}, socket-activated fd ${fd}\\)`,
+        ),
+      );
+      // systemd's socket is the only one: no worker bound a socket of its own.
+      assert.equal(listeningSockets(port), 1, `${protocol}: one socket`);
+    }
+    if (pool) {
+      const accepting = new RegExp(
+        `\\[(w\\d+) \\d+\\] koan\\.worker: w\\d+ accepting on 127\\.0\\.0\\.1:${zenPort} \\(${pool}, [^)]*shared socket\\)`,
+        "g",
+      );
+      const workers = new Set(
+        [...daemon.log.matchAll(accepting)].map((m) => m[1]),
+      );
+      assert.equal(workers.size, 2, "two workers share systemd's socket");
+    }
+    // Several clients at once, on every socket.
+    const answers = await Promise.all(
+      ["Flat is better than?", "Simple is better than?", "Readability?"].map(
+        (question) => ask(zenPort, [question]),
+      ),
+    );
+    assert.deepEqual(answers, [["nested."], ["complex."], ["counts."]]);
+    {
+      using echo = await connect(echoPort);
+      await send(echo, "ping\n");
+      assert.equal((await readUntil(echo, "\n")).text, "ping\n");
+      using http = await connect(httpPort);
+      await send(http, "GET /healthz HTTP/1.1\r\nHost: koan\r\n\r\n");
+      assert.match(
+        (await readUntil(http, (t) => /\r\n\r\nok/.test(t))).text,
+        /^HTTP\/1\.1 200 /,
+      );
+    }
+    assert.doesNotMatch(daemon.log, /cannot serve the socket systemd passed/);
+    assert.equal((await daemon.stop("SIGTERM")).code, 0, daemon.log);
+  });
+}
+
+Deno.test("activation: reloads move an inherited socket between models in the master and pools with no failed request", async () => {
+  await using dir = await tempDir();
   const port = freePort();
+  const config = `${dir.path}/koan.toml`;
+  const write = (model: string) =>
+    Deno.writeTextFile(
+      config,
+      `[[listener]]\nprotocol = "zen"\naddress = "127.0.0.1:${port}"\nmodel = "${model}"\nworkers = 2\n[log]\naccess = false\n`,
+    );
+  await write("async");
   await using daemon = await activate([port], ["zen"], [
     "serve",
-    "--model",
-    "processes",
+    "--config",
+    config,
   ]);
-  // The first connection starts koan; it refuses to run and the client is
-  // closed without an answer.
-  const conn = await connect(port);
-  await send(conn, "Beautiful is better than?");
-  await readUntil(conn, ".", 10_000).finally(() => conn.close());
-  const status = await daemon.exited;
-  assert.equal(status.code, 2);
-  assert.match(
-    daemon.log,
-    /listener\[0\]\.model: "processes" binds a socket in every worker and cannot serve the socket systemd passed \(fd 3/,
+  const load = new ZenLoad(port, { clients: 3, timeoutMs: 20_000 });
+  await daemon.waitForLog(/\(zen, async, socket-activated fd 3\)/, 30_000);
+  await load.reach(50, 30_000);
+  for (const model of ["processes", "threads", "iterative"]) {
+    const reloads = (daemon.log.match(/reloaded/g) ?? []).length;
+    await write(model);
+    daemon.kill("SIGHUP");
+    await daemon.waitForLog(
+      new RegExp(`\\(zen, ${model}, socket-activated fd 3\\)`),
+      30_000,
+    );
+    await daemon.waitForLog(new RegExp(`(reloaded[^]*){${reloads + 1}}`));
+    const base = load.result.ok;
+    await load.reach(base + 50, 30_000);
+    assert.ok(load.result.ok >= base + 50, `${model} answers`);
+  }
+  const result = await load.stop();
+  console.log(
+    `activated socket, async -> processes -> threads -> iterative: ${result.ok} requests, ${result.failed} failed`,
   );
-  assert.doesNotMatch(daemon.log, /^\s+at /m);
+  assert.equal(result.failed, 0, result.errors.join("\n"));
+  assert.equal(listeningSockets(port), 1, "systemd's socket only");
+  assert.equal((await daemon.stop("SIGTERM")).code, 0);
 });
 
 Deno.test("activation: a socket named neither zen, http nor echo is a usage error naming LISTEN_FDNAMES", async () => {

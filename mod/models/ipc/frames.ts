@@ -19,7 +19,7 @@ export const FRAME = {
   eof: 3,
   /** The daemon is draining: finish the exchange in flight, then close. */
   drain: 4,
-  /** SIGUSR1 reached the master: reopen the log file. */
+  /** SIGUSR2 (`koan reopen`) reached the master: reopen the log file. */
   reopen: 5,
 } as const;
 

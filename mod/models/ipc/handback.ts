@@ -25,6 +25,7 @@
 import { log } from "../../log/log.ts";
 import {
   BACKLOG,
+  closeFd,
   parkListener,
   type RawTcp,
   rawTcp,
@@ -34,8 +35,11 @@ import {
 
 /** A worker as the router sees it. */
 export interface HandbackWorker<C> {
-  /** Passes a connection over; false if the worker is gone. */
-  deliver(conn: C): boolean;
+  /**
+   * Passes a connection over; false if the worker is gone. `force`: the
+   * worker keeps it even without a free slot ({@linkcode HandbackRouter.flushAll}).
+   */
+  deliver(conn: C, force?: boolean): boolean;
   /** Tells the worker whether connections wait in the master. */
   queued(waiting: boolean): void;
 }
@@ -128,10 +132,61 @@ export class HandbackRouter<C> {
     if (wasEmpty && this.#queue.length > 0) this.#broadcast(true);
   }
 
+  /**
+   * A drain begins: passes every connection waiting here to a worker now,
+   * the one with the most room first, whether or not it has a free slot
+   * (`force`). Each was accepted from the kernel before the drain; a
+   * worker serves it as its drain takes what is pending, where waiting
+   * here would only see it closed when the pool is gone.
+   */
+  flushAll(): void {
+    while (this.#queue.length > 0 && this.#seats.size > 0) {
+      let best: HandbackWorker<C> | undefined;
+      let most = -Infinity;
+      for (const [worker, seat] of this.#seats) {
+        const room = seat.free - (seat.sent - seat.adopted);
+        if (room > most) {
+          best = worker;
+          most = room;
+        }
+      }
+      const conn = this.#queue.shift()!;
+      const seat = this.#seats.get(best!)!;
+      seat.sent++;
+      if (!best!.deliver(conn, true)) {
+        this.#seats.delete(best!);
+        this.#queue.unshift(conn);
+      }
+    }
+    if (this.#queue.length === 0) this.#broadcast(false);
+  }
+
+  /** Connections passed to `worker` since it first reported its slots. */
+  sentTo(worker: HandbackWorker<C>): number {
+    return this.#seats.get(worker)?.sent ?? 0;
+  }
+
   /** A worker is gone or draining: route nothing more to it. */
   remove(worker: HandbackWorker<C>): void {
     this.#seats.delete(worker);
     this.#sync();
+  }
+
+  /**
+   * Stops accepting for good (a drain began) and closes the master's
+   * descriptor of the socket; connections already here still go to
+   * workers with room.
+   */
+  stopAccepting(): void {
+    this.#wrap = undefined;
+    if (this.#listener) {
+      this.#listener.onconnection = null;
+      this.#listener.close();
+      this.#listener = undefined;
+    } else if (this.#fd >= 0) {
+      closeFd(this.#fd, SERVER);
+    }
+    this.#fd = -1;
   }
 
   /** Closes what waits and stops accepting; later offers are closed at once. */
@@ -139,16 +194,7 @@ export class HandbackRouter<C> {
     this.#closed = true;
     for (const conn of this.#queue.splice(0)) this.#discard(conn);
     this.#seats.clear();
-    if (this.#listener) {
-      this.#listener.onconnection = null;
-      this.#listener.close();
-      this.#listener = undefined;
-    } else if (this.#fd >= 0) {
-      const TCP = rawTcp()!;
-      const handle = new TCP(SERVER);
-      if (handle.open(this.#fd) === 0) handle.close();
-    }
-    this.#fd = -1;
+    this.stopAccepting();
   }
 
   #room(seat: Seat): number {

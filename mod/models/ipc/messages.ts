@@ -65,12 +65,21 @@ export interface PoolInit<G = Generation> {
 export type ToWorker<G = Generation> =
   | PoolInit<G>
   | { t: "update"; generation: G }
-  | { t: "drain"; timeoutMs: number }
+  /**
+   * Stop accepting, finish, exit. `handed`: connections the master had
+   * passed over to this worker by then, counted since it started
+   * (processes: the last may still be on the way, on another channel).
+   */
+  | { t: "drain"; timeoutMs: number; handed?: number }
   | { t: "reopen" }
   /** Processes: the master's answer to an `admit` question. */
   | { t: "admitted"; seq: number; refusal: Refusal | null }
-  /** Threads: a connection another worker had no room for (its descriptor). */
-  | { t: "conn"; fd: number }
+  /**
+   * Threads: a connection another worker had no room for (its descriptor);
+   * `force`: one the master held when the drain began, to keep even when
+   * full.
+   */
+  | { t: "conn"; fd: number; force?: boolean }
   /** Whether connections handed back wait in the master (take those first). */
   | { t: "queued"; waiting: boolean }
   /** The rest of the daemon's metrics (everything but this worker). */
@@ -108,4 +117,6 @@ export const LATE_HANDBACK_MS = 100;
 /** The `node:child_process` IPC message that carries a handed-back or handed-over connection. */
 export interface HandMessage {
   t: "handback" | "conn" | "socket";
+  /** A `conn` the master held when the drain began: keep it even when full. */
+  force?: boolean;
 }

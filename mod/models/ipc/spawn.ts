@@ -6,9 +6,14 @@
  *
  * Permissions are derived from what this process holds, narrowed to what
  * a child needs, so a child never has more than its master and never `-A`.
+ * One addition: FFI for the C library only, when the master may load it,
+ * so the child can ignore SIGUSR1 as the master does (Deno opens a V8
+ * inspector on it and has no switch to stop that; see
+ * `util/self_command.ts`).
  *
  * @module
  */
+import { libcFfiFlags } from "../../util/self_command.ts";
 
 /** The hidden subcommand a child runs (see `mod/cli/main.ts`). */
 export const WORKER_COMMAND = "_worker";
@@ -99,7 +104,9 @@ function flag(name: string, items: string[]): string[] {
  * Permission flags for a child under `deno run`: a permission this process
  * holds outright is passed outright; otherwise each thing the child needs
  * is passed only if this process may use it. `run`, `ffi` and `import` are
- * never passed: a worker starts no programs and loads no native code.
+ * never passed: a worker starts no programs and loads no native code
+ * ({@linkcode workerCommand} adds FFI for the C library alone, for
+ * ignoring SIGUSR1).
  *
  * @example Usage
  * ```ts
@@ -175,6 +182,7 @@ export function workerCommand(
       // reusePort is behind this flag; deno.json usually grants it too.
       "--unstable-net",
       ...permissionFlags(needs),
+      ...libcFfiFlags(),
       main.protocol === "file:" ? decodeURIComponent(main.pathname) : main.href,
       WORKER_COMMAND,
       mode,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 
 import { logNeeds } from "./spawn.ts";
+import { LIBC_PATHS } from "../../util/self_command.ts";
 
 const SPAWN = new URL("./spawn.ts", import.meta.url).href;
 
@@ -79,4 +80,39 @@ Deno.test("permissionFlags() gives a child that logs to syslog the network it bi
     await flagsUnder(["--allow-net"], { net: [], ...files }),
     [],
   );
+});
+
+/** Runs workerCommand("pool", no needs) in a Deno started with `flags`; its args. */
+async function workerArgsUnder(flags: string[]): Promise<string[]> {
+  const script = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(
+    script,
+    `import { workerCommand } from "${SPAWN}";
+console.log(JSON.stringify(workerCommand("pool", { net: [], read: [], write: [] }).args));`,
+  );
+  try {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--quiet", "--no-prompt", ...flags, script],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return JSON.parse(new TextDecoder().decode(output.stdout));
+  } finally {
+    await Deno.remove(script);
+  }
+}
+
+Deno.test("workerCommand() passes FFI for the C library alone, so the child can ignore SIGUSR1", async () => {
+  const libc = `--allow-ffi=${LIBC_PATHS.join(",")}`;
+  const whole = await workerArgsUnder(["-A"]);
+  assert.ok(whole.includes(libc), whole.join(" "));
+  assert.ok(!whole.includes("--allow-ffi"), "never FFI whole");
+  const narrow = await workerArgsUnder([
+    `--allow-run=${Deno.execPath()}`,
+    `--allow-ffi=${LIBC_PATHS[0]}`,
+  ]);
+  assert.ok(narrow.includes(`--allow-ffi=${LIBC_PATHS[0]}`), narrow.join(" "));
+  const none = await workerArgsUnder([`--allow-run=${Deno.execPath()}`]);
+  assert.ok(!none.some((arg) => arg.startsWith("--allow-ffi")), none.join(" "));
 });

@@ -5,14 +5,12 @@
  *
  * @module
  */
-import { formatAddress } from "../../config/address.ts";
 import { log } from "../../log/log.ts";
 import {
   canShareSockets,
   leaseSocket,
   type SocketLease,
 } from "../../net/fd_shared.ts";
-import { inheritedFd } from "../../net/listen.ts";
 import type { ModelContext } from "../contract.ts";
 
 /** Worker count for this platform, logging a fallback. */
@@ -31,24 +29,14 @@ export function effectiveWorkers(
 }
 
 /**
- * Leases the pool's shared socket for the listener, or undefined where
- * workers must bind their own: no raw socket handles, or an inherited
- * socket the daemon already serves in the master.
+ * Leases the pool's shared socket for the listener — the socket systemd
+ * passed for its address when there is one (adopted by the daemon, see
+ * `fd_shared.ts`), else one bound now — or returns undefined where
+ * workers must bind their own (no raw socket handles).
  *
  * @throws {Deno.errors.AddrInUse} and friends when it cannot be bound.
  */
 export function poolSocket(context: ModelContext): SocketLease | undefined {
   if (!canShareSockets()) return undefined;
-  const address = context.spec.address;
-  const fd = inheritedFd(address);
-  if (fd === undefined) return leaseSocket(address);
-  try {
-    return leaseSocket(address, { inheritedFd: fd });
-  } catch (error) {
-    log("model").warn(
-      "{address}: cannot share the inherited socket (fd {fd}) with workers: {error}",
-      { address: formatAddress(address), fd, error: (error as Error).message },
-    );
-    return undefined;
-  }
+  return leaseSocket(context.spec.address);
 }

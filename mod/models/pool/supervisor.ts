@@ -744,8 +744,11 @@ export interface PoolParts {
   maxWorkers?: number;
   /** The listener's limiter; reloads apply new limits to it. */
   limiter: { update(settings: ReturnType<typeof limitsOf>): void };
-  /** Hand-back routing; closed once the pool has drained. */
-  router: { close(): void };
+  /**
+   * Hand-back routing: stops accepting when the drain begins, closed once
+   * the pool has drained.
+   */
+  router: { stopAccepting(): void; flushAll(): void; close(): void };
   /** The shared socket, if any; released once the pool has drained. */
   lease?: { release(): void } | undefined;
 }
@@ -790,9 +793,18 @@ export async function runPool(
       return Promise.resolve();
     },
     async drain(timeoutMs) {
+      // Refuse at once: the master's descriptor (and, for the processes
+      // blocking pool, its accepting handle) closes now; each worker closes
+      // its own as it hears of the drain, a few ms later. Waiting for the
+      // workers to finish first would leave the socket listening with no
+      // one accepting, and every client queued meanwhile reset at the end.
+      router.stopAccepting();
+      lease?.release();
+      // What the master accepted and still holds goes to the workers
+      // before they hear of the drain, so they serve it.
+      router.flushAll();
       const forced = await pool.drain(timeoutMs);
       router.close();
-      lease?.release();
       return forced;
     },
     scale: (delta) => pool.scale(delta),

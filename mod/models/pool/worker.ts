@@ -145,10 +145,16 @@ export class PoolWorker {
     );
   }
 
-  /** A connection the master passed over from a sibling (shared socket). */
-  adopt(connection: Parameters<FdAcceptSource["adopt"]>[0]): boolean {
+  /**
+   * A connection the master passed over from a sibling (shared socket);
+   * `force`: keep it even when full (the master's queue at a drain).
+   */
+  adopt(
+    connection: Parameters<FdAcceptSource["adopt"]>[0],
+    force = false,
+  ): boolean {
     if (!this.#shared) return false;
-    this.#shared.adopt(connection);
+    this.#shared.adopt(connection, force);
     return true;
   }
 
@@ -187,10 +193,13 @@ export interface WorkerSide<G> {
   init(message: PoolInit<G>): number | undefined | Promise<number | undefined>;
   /** Serves `generation` from now on. */
   update(generation: G): void | Promise<void>;
-  /** Drains, then says `drained`. */
-  drain(timeoutMs: number): void;
-  /** Threads: a connection passed over as a descriptor. */
-  conn?(fd: number): void;
+  /**
+   * Drains, then says `drained`; `handed` is how many connections the
+   * master had passed over by then (processes wait for the last of them).
+   */
+  drain(timeoutMs: number, handed?: number): void;
+  /** Threads: a connection passed over as a descriptor (`force`: see {@linkcode PoolWorker.adopt}). */
+  conn?(fd: number, force: boolean): void;
   /** Processes: the master's answer to an admission question. */
   admitted?(seq: number, refusal: Refusal | undefined): void;
 }
@@ -210,7 +219,7 @@ export async function dispatchToWorker<G>(
       await side.update(message.generation);
       break;
     case "drain":
-      side.drain(message.timeoutMs);
+      side.drain(message.timeoutMs, message.handed);
       break;
     case "reopen":
       reopenLogs();
@@ -223,7 +232,7 @@ export async function dispatchToWorker<G>(
       setRemoteStatus(message.status);
       break;
     case "conn":
-      side.conn?.(message.fd);
+      side.conn?.(message.fd, message.force ?? false);
       break;
     case "admitted":
       side.admitted?.(message.seq, message.refusal ?? undefined);

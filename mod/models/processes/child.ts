@@ -41,6 +41,8 @@ import { admittingSource, MasterLimiter } from "./admission.ts";
 export const WORKER_BOOT_ERROR = 3;
 /** How long a child waits for the listening socket over IPC. */
 const SOCKET_WAIT_MS = 10_000;
+/** How long a draining child waits for connections passed just before. */
+const HANDED_WAIT_MS = 2000;
 
 function onSignals(
   handlers: Partial<Record<Deno.Signal, () => void>>,
@@ -134,6 +136,9 @@ export async function runPoolChild(): Promise<number> {
   // blocking pool) each connection the master passes over.
   let socket: ((fd: number) => void) | undefined;
   const socketFd = new Promise<number>((resolve) => socket = resolve);
+  // Connections passed over so far, and a drain waiting for the last ones.
+  let received = 0;
+  let arrived: (() => void) | undefined;
   const onHanded = (message: HandMessage, handle?: RawTcp) => {
     if (!handle) return;
     if (message?.t === "socket") {
@@ -143,8 +148,30 @@ export async function runPoolChild(): Promise<number> {
       socket?.(fd);
       return;
     }
-    if (message?.t !== "conn" || !worker?.adopt(handle)) {
+    if (message?.t === "conn") {
+      received++;
+      arrived?.();
+    }
+    if (message?.t !== "conn" || !worker?.adopt(handle, message.force)) {
       if (!handBack(handle)) handle.close();
+    }
+  };
+  /**
+   * Waits (at most {@linkcode HANDED_WAIT_MS}) until `handed` connections
+   * have come over the IPC channel: the master passed them before it said
+   * drain, on the other channel, and they are this child's to serve.
+   */
+  const handedOver = async (handed: number): Promise<void> => {
+    const deadline = performance.now() + HANDED_WAIT_MS;
+    while (received < handed && performance.now() < deadline) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, deadline - performance.now());
+        arrived = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      arrived = undefined;
     }
   };
   process.on("message", onHanded);
@@ -202,10 +229,10 @@ export async function runPoolChild(): Promise<number> {
       shutdownMs = generation.config.limits.shutdown_timeout * 1000;
       await worker?.update(generation, tag);
     },
-    drain(timeoutMs) {
-      void stop(timeoutMs, "asked by the master").then(() =>
-        void channel.close()
-      );
+    drain(timeoutMs, handed) {
+      void handedOver(handed ?? 0)
+        .then(() => stop(timeoutMs, "asked by the master"))
+        .then(() => void channel.close());
     },
     admitted(id, refusal) {
       asks.get(id)?.(refusal);

@@ -235,8 +235,12 @@ export const processes: Model = {
       // Connections this child holds places for, to give back if it dies.
       const held = new Map<string, number>();
       const send = (message: ToWorker) => {
-        // A draining child takes nothing more.
-        if (message.t === "drain") router.remove(handback);
+        if (message.t === "drain") {
+          // A draining child takes nothing more; it waits for what it was
+          // passed already (over the IPC channel, which this one is not).
+          message = { ...message, handed: router.sentTo(handback) };
+          router.remove(handback);
+        }
         if (message.t === "init" || message.t === "update") {
           channel.send({ ...message, generation: wire(message.generation) });
         } else {
@@ -245,13 +249,21 @@ export const processes: Model = {
       };
       let gone = false;
       const handback: HandbackWorker<RawTcp> = {
-        deliver: (handle) =>
+        deliver: (handle, force) =>
           !gone &&
-          sendHandle(child, { t: "conn" }, handle, (error) => {
-            // Sent: the child holds its own copy now. Not sent: reroute.
-            if (error) router.offer(handle);
-            else handle.close();
-          }),
+          sendHandle(
+            child,
+            {
+              t: "conn",
+              ...(force ? { force } : {}),
+            },
+            handle,
+            (error) => {
+              // Sent: the child holds its own copy now. Not sent: reroute.
+              if (error) router.offer(handle);
+              else handle.close();
+            },
+          ),
         queued: (waiting) => {
           if (!gone) send({ t: "queued", waiting });
         },

@@ -61,9 +61,11 @@ export const threads: Model = {
         resolveExit = resolve
       );
       const handback: HandbackWorker<number> = {
-        deliver: (fd) => {
+        deliver: (fd, force) => {
           if (gone) return false;
-          worker.postMessage({ t: "conn", fd } satisfies ToWorker);
+          worker.postMessage(
+            { t: "conn", fd, ...(force ? { force } : {}) } satisfies ToWorker,
+          );
           return true;
         },
         queued: (waiting) => {

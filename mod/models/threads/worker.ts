@@ -71,10 +71,10 @@ const side: WorkerSide<Generation> = {
       scope.postMessage({ t: "drained", forced, metrics: metrics.snapshot() })
     );
   },
-  conn(fd) {
+  conn(fd, force) {
     // Not adopted (no shared socket): the master's copy is the only one
     // left; handing it back lets the master close or reroute it.
-    if (!worker?.adopt(fd)) scope.postMessage({ t: "handback", fd });
+    if (!worker?.adopt(fd, force)) scope.postMessage({ t: "handback", fd });
   },
 };
 
