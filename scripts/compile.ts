@@ -17,7 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { LIBC_PATHS } from "../mod/daemon/clock.ts";
+import { LIBC_PATHS } from "../mod/util/self_command.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

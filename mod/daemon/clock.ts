@@ -38,9 +38,6 @@ const NO_FILE = [
 /** What reading and parsing `/proc/uptime` throws when it gives no value. */
 const NO_UPTIME = [...NO_FILE, SyntaxError];
 
-/** Where the C library usually is (one list, in `util/self_command.ts`). */
-export { LIBC_PATHS };
-
 type ClockGettime = (clock: number, timespec: BigInt64Array) => number;
 
 let clockGettime: ClockGettime | null | undefined;

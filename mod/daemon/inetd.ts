@@ -44,8 +44,8 @@ import { stdioTransport } from "../net/stdio.ts";
 import { createHandler } from "../models/in_isolate/env.ts";
 import { EXIT } from "../util/exit.ts";
 import { after } from "../util/timer.ts";
+import { LIBC_PATHS } from "../util/self_command.ts";
 import { UsageError } from "../util/usage.ts";
-import { LIBC_PATHS } from "./clock.ts";
 import { makeGeneration } from "./generation.ts";
 
 /** The config sections one inetd connection reads. */

@@ -1,28 +1,16 @@
 import assert from "node:assert/strict";
+import { printedUnder } from "./_testing.ts";
 import { LIBC_PATHS } from "./self_command.ts";
 
 const SELF = new URL("./self_command.ts", import.meta.url).href;
 
 /** Runs selfCommand(["serve"]) in a Deno started with `flags`; its args. */
 async function argsUnder(flags: string[]): Promise<string[]> {
-  // `deno eval` would grant everything; run a file with just `flags`.
-  const script = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(
-    script,
+  return await printedUnder(
+    flags,
     `import { selfCommand } from "${SELF}";
 console.log(JSON.stringify(selfCommand(["serve"]).args));`,
-  );
-  try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--no-prompt", ...flags, script],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    return JSON.parse(new TextDecoder().decode(output.stdout));
-  } finally {
-    await Deno.remove(script);
-  }
+  ) as string[];
 }
 
 Deno.test("selfCommand() passes FFI for the C library on, so the copy can ignore SIGUSR1", async () => {

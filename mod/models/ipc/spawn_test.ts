@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { printedUnder } from "../../util/_testing.ts";
 
 import { logNeeds } from "./spawn.ts";
 import { LIBC_PATHS } from "../../util/self_command.ts";
@@ -7,24 +8,11 @@ const SPAWN = new URL("./spawn.ts", import.meta.url).href;
 
 /** Runs permissionFlags(needs) in a Deno started with `flags`. */
 async function flagsUnder(flags: string[], needs: object): Promise<string[]> {
-  // `deno eval` would grant everything; run a file with just `flags`.
-  const script = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(
-    script,
+  return await printedUnder(
+    flags,
     `import { permissionFlags } from "${SPAWN}";
 console.log(JSON.stringify(permissionFlags(${JSON.stringify(needs)})));`,
-  );
-  try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--no-prompt", ...flags, script],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    return JSON.parse(new TextDecoder().decode(output.stdout));
-  } finally {
-    await Deno.remove(script);
-  }
+  ) as string[];
 }
 
 Deno.test("permissionFlags() passes a whole permission only when held whole", async () => {
@@ -84,23 +72,11 @@ Deno.test("permissionFlags() gives a child that logs to syslog the network it bi
 
 /** Runs workerCommand("pool", no needs) in a Deno started with `flags`; its args. */
 async function workerArgsUnder(flags: string[]): Promise<string[]> {
-  const script = await Deno.makeTempFile({ suffix: ".ts" });
-  await Deno.writeTextFile(
-    script,
+  return await printedUnder(
+    flags,
     `import { workerCommand } from "${SPAWN}";
 console.log(JSON.stringify(workerCommand("pool", { net: [], read: [], write: [] }).args));`,
-  );
-  try {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", "--no-prompt", ...flags, script],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    return JSON.parse(new TextDecoder().decode(output.stdout));
-  } finally {
-    await Deno.remove(script);
-  }
+  ) as string[];
 }
 
 Deno.test("workerCommand() passes FFI for the C library alone, so the child can ignore SIGUSR1", async () => {
