@@ -15,7 +15,8 @@
  * @module
  */
 import { freePort } from "../../net/free_port.ts";
-import { KOAN_FLAGS, waitForPort } from "../spawn_daemon.ts";
+import { waitForPort } from "../spawn_daemon.ts";
+import { koanRun } from "./_koan.ts";
 import { hasCommand } from "./_host.ts";
 
 /** Options for {@linkcode benchInetd}. */
@@ -154,9 +155,10 @@ async function delay(ms: number): Promise<void> {
 }
 
 /**
- * Writes a `/bin/sh` wrapper that runs `deno run` with koan's permission
- * flags (never -A) and the environment inetd does not pass on: DENO_DIR
- * and HOME, so both programs find the module cache.
+ * Writes a `/bin/sh` wrapper that runs `deno run` as the installed
+ * launcher does (`scripts/install.ts`): koan's permission flags (never
+ * -A), its V8 flags and `--cached-only`, with the environment inetd does
+ * not pass on: DENO_DIR and HOME, so both programs find the module cache.
  */
 async function writeWrapper(path: string, script: string): Promise<string> {
   const home = Deno.env.get("HOME") ?? "/root";
@@ -166,9 +168,9 @@ async function writeWrapper(path: string, script: string): Promise<string> {
     [
       "#!/bin/sh",
       `export DENO_DIR='${denoDir}' HOME='${home}'`,
-      `exec '${Deno.execPath()}' run ${
-        KOAN_FLAGS.join(" ")
-      } --quiet '${script}' "$@"`,
+      `exec '${Deno.execPath()}' ${
+        koanRun().join(" ")
+      } --cached-only --quiet '${script}' "$@"`,
       "",
     ].join("\n"),
   );
