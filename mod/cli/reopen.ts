@@ -103,6 +103,18 @@ export async function runReopen(args: string[]): Promise<number> {
   const source = await pidSource(args);
   let text: string;
   try {
+    // koan writes its pid file as a regular file, renamed into place: a
+    // symlink or anything else there was planted, and its pid is not ours
+    // to signal (logrotate runs this as root).
+    const info = await Deno.lstat(source.path);
+    if (!info.isFile) {
+      console.error(
+        `koan: cannot reopen: pid file "${source.path}" (${source.from}) is ${
+          info.isSymlink ? "a symlink" : "not a regular file"
+        }; koan never writes one like that`,
+      );
+      return EXIT.failure;
+    }
     text = await Deno.readTextFile(source.path);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {

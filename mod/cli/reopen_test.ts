@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "../config/load.ts";
 import { UsageError } from "../util/usage.ts";
-import { parsePid, pidSource } from "./reopen.ts";
+import { parsePid, pidSource, runReopen } from "./reopen.ts";
 
 Deno.test("parsePid() reads one pid, whitespace around it allowed", () => {
   assert.equal(parsePid("4242\n", "/run/koan.pid"), 4242);
@@ -84,5 +84,35 @@ Deno.test("pidSource() refuses both --pid-file and --config, an empty name, and 
     ]
   ) {
     await assert.rejects(pidSource(args), UsageError, args.join(" "));
+  }
+});
+
+Deno.test("runReopen() never signals the pid behind a symlinked pid file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "koan-reopen-" });
+  // A process that SIGUSR2 would kill (its default action).
+  const victim = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    await Deno.writeTextFile(`${dir}/planted`, `${victim.pid}\n`);
+    await Deno.symlink(`${dir}/planted`, `${dir}/koan.pid`);
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (line: string) => errors.push(line);
+    let code: number;
+    try {
+      code = await runReopen(["--pid-file", `${dir}/koan.pid`]);
+    } finally {
+      console.error = original;
+    }
+    assert.equal(code, 1);
+    assert.match(errors.join("\n"), /is a symlink/);
+    const exited = await Promise.race([
+      victim.status.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 200)),
+    ]);
+    assert.equal(exited, false, "the victim must not have been signalled");
+  } finally {
+    victim.kill("SIGKILL");
+    await victim.status;
+    await Deno.remove(dir, { recursive: true });
   }
 });

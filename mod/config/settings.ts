@@ -219,6 +219,16 @@ export const SECTIONS = {
       15,
       "seconds an idle keep-alive connection stays open",
     ),
+    admin: setting(
+      enumOf(["loopback", "on", "off"] as const),
+      "loopback",
+      "who gets /metrics, /status and /status.json: loopback peers only | anyone | nobody (404)",
+    ),
+    server_tokens: setting(
+      (v) => v.boolean(),
+      false,
+      "name koan's version in the Server header (nginx's server_tokens); off: plain `koan`",
+    ),
   },
   limits: {
     max_connections: setting(
@@ -247,6 +257,12 @@ export const SECTIONS = {
       0,
       "recycle a worker after this many connections; 0 = never",
       { models: ["threads", "processes"] },
+    ),
+    serial_idle: setting(
+      seconds,
+      1,
+      "seconds an idle connection may hold a worker that serves one connection at a time (iterative, concurrency = 1); 0: close once idle after an answer",
+      { models: ["iterative", "threads", "processes"] },
     ),
     send_timeout: setting(
       positiveSeconds,

@@ -11,6 +11,10 @@
  * one at a time: the replacement starts (on the same socket when it accepts
  * in this isolate) before the old one drains, so no client is refused.
  *
+ * The pid file is written to a new name and renamed into place (0644,
+ * never through a symlink) and removed at exit only while it still holds
+ * this process's pid (`log/safe_file.ts`).
+ *
  * @module
  */
 import { parseAddress } from "../config/address.ts";
@@ -26,6 +30,11 @@ import type { Generation, Model, RunningListener } from "../models/contract.ts";
 import { modelFor } from "../models/registry.ts";
 import { probeAddress, setAlwaysReusePort } from "../net/listen.ts";
 import { writeAccess } from "../log/access_log.ts";
+import {
+  PID_FILE_MODE,
+  removeFileHolding,
+  replaceFileSafely,
+} from "../log/safe_file.ts";
 import {
   adoptListenFds,
   inheritedInUse,
@@ -178,7 +187,7 @@ export class Daemon {
         running: await daemon.#startListener(index, listener),
       });
     }
-    await daemon.#writePidFile();
+    daemon.#writePidFile();
     daemon.#ready();
     daemon.#board.start();
     daemon.#supervision.start();
@@ -232,18 +241,39 @@ export class Daemon {
     });
   }
 
-  async #writePidFile(): Promise<void> {
-    const path = this.#config.daemon.pid_file;
-    if (path) await Deno.writeTextFile(path, `${Deno.pid}\n`);
-  }
-
-  async #removePidFile(): Promise<void> {
+  /** @throws {Error} naming the pid file when it cannot be written. */
+  #writePidFile(): void {
     const path = this.#config.daemon.pid_file;
     if (!path) return;
     try {
-      await Deno.remove(path);
+      replaceFileSafely(path, `${Deno.pid}\n`, { mode: PID_FILE_MODE });
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new Error(
+        `Cannot write the pid file "${path}": ${(error as Error).message}`,
+        { cause: error },
+      );
+    }
+  }
+
+  /** Removes the pid file, unless it no longer holds this process's pid. */
+  #removePidFile(): void {
+    const path = this.#config.daemon.pid_file;
+    if (!path) return;
+    try {
+      const kept = removeFileHolding(path, String(Deno.pid));
+      if (kept !== undefined) {
+        logger.warn("pid file {path} left in place: {why}", {
+          path,
+          why: /^\d+$/.test(kept) ? `it holds pid ${kept}, not this one` : kept,
+        });
+      }
+    } catch (error) {
+      // Whatever stops it (no permission, the directory gone), the exit
+      // goes on: a pid file left behind is stale, not harmful.
+      logger.warn("pid file {path} not removed: {error}", {
+        path,
+        error: (error as Error).message,
+      });
     }
   }
 
@@ -260,18 +290,22 @@ export class Daemon {
       this.#board.stop();
       this.#signals.close();
       releaseInherited();
-      await this.#removePidFile();
+      this.#removePidFile();
       await this.#notifier?.flush();
       this.#notifier?.close();
       await flushLogs();
     }
   }
 
-  /** SIGUSR2 (`koan reopen`): this process's log file, then every worker's. */
+  /**
+   * SIGUSR2 (`koan reopen`): this process's log file, then every worker's.
+   * A file that cannot be opened again (a symlink planted in its place) is
+   * logged, and the one open goes on: a reopen never stops the service.
+   */
   #reopen(): void {
-    reopenLogs();
+    const reopened = reopenLogs();
     for (const slot of this.#slots) slot.running.reopen?.();
-    logger.info("log file reopened");
+    if (reopened) logger.info("log file reopened");
   }
 
   async #dispatch(signal: HandledSignal): Promise<number | undefined> {
@@ -416,7 +450,18 @@ export class Daemon {
       this.#board.reloaded("refused");
       return;
     }
-    setupLogging(generation.config.log);
+    try {
+      setupLogging(generation.config.log);
+    } catch (error) {
+      // planConfig opened the files a moment ago; one swapped since (a
+      // symlink planted in between) refuses the reload, and the running
+      // log files stay open.
+      logger.error("reload refused, keeping the running config: {error}", {
+        error: (error as Error).message,
+      });
+      this.#board.reloaded("refused");
+      return;
+    }
     for (const note of loaded.notes) logger.info(note);
     const previous = this.#generation;
     this.#generation = generation;

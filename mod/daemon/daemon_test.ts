@@ -328,6 +328,54 @@ Deno.test("Daemon.run() drains and resolves 3 when a model reports a crash loop"
   });
 });
 
+Deno.test("Daemon.start() replaces a symlink at the pid path (0644), never writing through it", async () => {
+  const dir = await Deno.makeTempDir();
+  const previous = Deno.umask(0);
+  try {
+    const pidFile = `${dir}/koan.pid`;
+    await Deno.writeTextFile(`${dir}/victim`, "precious\n");
+    await Deno.symlink(`${dir}/victim`, pidFile);
+    await withFakeAsync([{}], async (_started, seam) => {
+      const daemon = await Daemon.start(
+        configWith(1, { daemon: { pid_file: pidFile } }),
+        seam,
+      );
+      const info = await Deno.lstat(pidFile);
+      assert.ok(info.isFile);
+      assert.equal(info.mode! & 0o777, 0o644);
+      assert.equal(await Deno.readTextFile(pidFile), `${Deno.pid}\n`);
+      assert.equal(await Deno.readTextFile(`${dir}/victim`), "precious\n");
+      const run = daemon.run();
+      seam.signals.push("SIGTERM");
+      assert.equal(await within(run), EXIT.ok);
+    });
+  } finally {
+    Deno.umask(previous);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Daemon.run() leaves a pid file that holds another pid by the exit", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pidFile = `${dir}/koan.pid`;
+    await withFakeAsync([{}], async (_started, seam) => {
+      const daemon = await Daemon.start(
+        configWith(1, { daemon: { pid_file: pidFile } }),
+        seam,
+      );
+      // Another koan started on the same pid file meanwhile.
+      await Deno.writeTextFile(pidFile, "999999\n");
+      const run = daemon.run();
+      seam.signals.push("SIGTERM");
+      assert.equal(await within(run), EXIT.ok);
+      assert.equal(await Deno.readTextFile(pidFile), "999999\n");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("Daemon.start() writes the pid file and run() removes it", async () => {
   const dir = await Deno.makeTempDir();
   try {

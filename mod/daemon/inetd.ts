@@ -51,10 +51,79 @@ import { makeGeneration } from "./generation.ts";
 /** The config sections one inetd connection reads. */
 const INETD_SECTIONS = ["zen", "http", "limits", "log"] as const;
 
+/**
+ * The client's address: xinetd exports REMOTE_HOST, systemd's
+ * `Accept=yes` REMOTE_ADDR; plain inetd says nothing, so it is asked of
+ * the socket on fd 0 (`getpeername(2)`, where the C library may be
+ * loaded). "stdin" where neither can tell: the HTTP admin routes then
+ * count the client as outside loopback.
+ */
 function peerOfStdin(): string {
-  // inetd gives no address; xinetd exports REMOTE_HOST when asked to.
-  return Deno.env.get("REMOTE_HOST") ?? Deno.env.get("REMOTE_ADDR") ??
-    "stdin";
+  const named = Deno.env.get("REMOTE_HOST") ?? Deno.env.get("REMOTE_ADDR");
+  if (named) return named;
+  const c = loadLibc();
+  if (!c?.getpeername) return "stdin";
+  const address = new Uint8Array(128); // sockaddr_storage
+  const length = new Uint32Array([address.length]);
+  if (c.getpeername(0, address, length) !== 0) return "stdin";
+  return sockaddrPeer(address.subarray(0, length[0])) ?? "stdin";
+}
+
+const AF_UNIX = 1;
+const AF_INET = 2;
+const AF_INET6 = 10;
+
+/**
+ * A `struct sockaddr` (Linux layout, host byte order for the family) as
+ * koan writes peers: `a.b.c.d:port`, `[v6]:port` (RFC 5952 short form),
+ * `unix`; undefined for another family or a short buffer.
+ *
+ * @example Usage
+ * ```ts
+ * import { sockaddrPeer } from "./inetd.ts";
+ * const v4 = new Uint8Array([2, 0, 0x1f, 0x90, 127, 0, 0, 1]);
+ * if (sockaddrPeer(v4) !== "127.0.0.1:8080") throw new Error();
+ * ```
+ */
+export function sockaddrPeer(address: Uint8Array): string | undefined {
+  if (address.length < 2) return undefined;
+  const family = address[0]! | (address[1]! << 8);
+  if (family === AF_UNIX) return "unix";
+  if (address.length < 4) return undefined;
+  const port = (address[2]! << 8) | address[3]!;
+  if (family === AF_INET && address.length >= 8) {
+    return `${address.subarray(4, 8).join(".")}:${port}`;
+  }
+  if (family === AF_INET6 && address.length >= 24) {
+    return `[${formatIpv6(address.subarray(8, 24))}]:${port}`;
+  }
+  return undefined;
+}
+
+/** 16 bytes as RFC 5952 text; an IPv4-mapped address as `::ffff:a.b.c.d`. */
+function formatIpv6(bytes: Uint8Array): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${bytes.subarray(12, 16).join(".")}`;
+  }
+  // The longest run of two or more zero groups becomes "::".
+  let best = -1, bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [best, bestLength] = [i, j - i];
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (best < 0) return hex.join(":");
+  return `${hex.slice(0, best).join(":")}::${
+    hex.slice(best + bestLength).join(":")
+  }`;
 }
 
 /** What `Deno.readLinkSync` throws when `/proc/self/fd/N` cannot be read. */
@@ -103,6 +172,11 @@ const LIBC_SYMBOLS = {
   },
   open: { parameters: ["buffer", "i32"], result: "i32" },
   dup2: { parameters: ["i32", "i32"], result: "i32" },
+  getpeername: {
+    parameters: ["i32", "buffer", "buffer"],
+    result: "i32",
+    optional: true,
+  },
   close: { parameters: ["i32"], result: "i32" },
 } as const;
 
@@ -115,7 +189,8 @@ let libc: Libc | null | undefined;
  * The C library, where this process may load it through FFI (the
  * compiled binary and the installed launcher are granted `--allow-ffi`
  * for the usual libc paths; `-A` grants it too). Loading it costs 3–4 ms,
- * so it is loaded only where /proc cannot answer, or to detach stderr.
+ * so it is loaded only where /proc cannot answer, to detach stderr, or to
+ * ask plain inetd's socket for the client's address.
  */
 function loadLibc(): Libc | null {
   if (libc !== undefined) return libc;

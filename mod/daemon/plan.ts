@@ -3,7 +3,8 @@
  * reload is applied, beyond what `config/load.ts` checks per key: the
  * listener list after socket activation, addresses used once, models that
  * can serve an inherited socket (every model, where raw socket handles
- * let a pool share it), log files that open. Everything here
+ * let a pool share it), log files that open safely (never through a
+ * symlink: `log/safe_file.ts`). Everything here
  * throws {@linkcode ConfigError}, so a bad reload is refused with one line
  * and the daemon keeps running.
  *
@@ -16,6 +17,8 @@ import {
   type LoadOptions,
 } from "../config/load.ts";
 import type { Config } from "../config/settings.ts";
+import { openAppendSafely } from "../log/safe_file.ts";
+import { STDERR_PATH, STDOUT_PATH } from "../log/stdout.ts";
 import {
   activationListeners,
   type InheritedSocket,
@@ -79,21 +82,30 @@ export async function planConfig(
 }
 
 /**
- * Checks that the log file can be opened for appending (creating it).
- * Stderr (`""`) and syslog (`"syslog"`, `"syslog:/path"`) need no check:
- * a syslog daemon may start later, and lines that cannot be sent are
- * counted, not fatal.
+ * Checks that the log file can be opened for appending, safely: it is a
+ * regular file (a character device will do), or it is missing and is
+ * created (mode 0640) — never a symlink. Stderr (`""`, `/dev/stderr`),
+ * stdout (`/dev/stdout`) and syslog (`"syslog"`, `"syslog:/path"`) need
+ * no check: they are never opened as files, a syslog daemon may start
+ * later, and lines that cannot be sent are counted, not fatal.
  *
- * @throws {ConfigError} for `key` when it cannot.
+ * @throws {ConfigError} for `key` when it cannot, naming the path and why.
  */
 export function checkLogFile(path: string, key = "log.file"): void {
-  if (!path || path === "syslog" || path.startsWith("syslog:")) return;
+  if (
+    !path || path === STDERR_PATH || path === STDOUT_PATH ||
+    path === "syslog" || path.startsWith("syslog:")
+  ) return;
   try {
-    Deno.openSync(path, { append: true, create: true, write: true }).close();
+    openAppendSafely(path).close();
   } catch (error) {
+    const message = (error as Error).message;
+    // The refusals name the path already; Deno's own errors do not quote it.
     throw new ConfigError(
       key,
-      `cannot open "${path}": ${(error as Error).message}`,
+      message.startsWith(`Cannot open "${path}"`)
+        ? `c${message.slice(1)}`
+        : `cannot open "${path}": ${message}`,
     );
   }
 }

@@ -45,3 +45,25 @@ Deno.test("checkLogFiles() names log.access_file and leaves syslog alone", () =>
   );
   checkLogFiles({ ...config.log, access_file: "syslog:/nonexistent/log" });
 });
+
+Deno.test("checkLogFile() refuses a symlink, naming the key and the path, and creates a missing file 0640", async () => {
+  const dir = await Deno.makeTempDir();
+  const previous = Deno.umask(0);
+  try {
+    await Deno.writeTextFile(`${dir}/victim`, "precious\n");
+    await Deno.symlink(`${dir}/victim`, `${dir}/koan.log`);
+    assert.throws(
+      () => checkLogFile(`${dir}/koan.log`, "log.access_file"),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.message ===
+          `log.access_file: cannot open "${dir}/koan.log": it is a symlink (koan never writes through one)`,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "precious\n");
+    checkLogFile(`${dir}/new.log`);
+    assert.equal((await Deno.lstat(`${dir}/new.log`)).mode! & 0o777, 0o640);
+  } finally {
+    Deno.umask(previous);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -138,16 +138,11 @@ class AccessWriter {
     );
   }
 
+  /** @throws when the file cannot be opened again; the old one stays in use. */
   reopen(): void {
     this.flush();
+    this.#destination.reopen();
     this.#reported = false;
-    try {
-      this.#destination.reopen();
-    } catch (error) {
-      // Cannot open it again (its directory went away, no permission):
-      // the next write tries again; until then lines are counted as lost.
-      this.failed(error, 0);
-    }
   }
 
   close(): void {
@@ -165,19 +160,23 @@ let unloadHooked = false;
 
 /**
  * (Re)configures the access log: compiles the format, opens the
- * destination, and writes out and closes the previous writer's buffer.
+ * destination, then writes out and closes the previous writer's buffer.
  * Called by `setupLogging()`.
  *
- * @throws {SyntaxError} for a format the config validation would refuse.
+ * @throws {SyntaxError} for a format the config validation would refuse,
+ *   and whatever opening the file throws; either way the previous writer
+ *   stays in use.
  */
 export function configureAccess(
   settings: AccessSettings,
   options: AccessOptions,
 ): void {
-  const previous = writer;
-  writer = undefined;
-  previous?.close();
-  if (!settings.access) return;
+  if (!settings.access) {
+    closeAccess();
+    return;
+  }
+  // The new writer first: a format or a file that cannot be had leaves the
+  // previous one in use (a reload refused keeps the running log).
   const format = compileAccessFormat(settings.access_format ?? "combined", {
     tag: options.tag,
     log: settings.format,
@@ -189,7 +188,9 @@ export function configureAccess(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   next = new AccessWriter(format, destination, options);
+  const previous = writer;
   writer = next;
+  previous?.close();
   if (!unloadHooked) {
     unloadHooked = true;
     // Deno.exit() fires "unload", an uncaught exception "error" or
@@ -227,7 +228,12 @@ export function flushAccess(): void {
   writer?.flush();
 }
 
-/** Writes the buffered lines, then reopens the file (logrotate). */
+/**
+ * Writes the buffered lines, then reopens the file (logrotate).
+ *
+ * @throws when the file cannot be opened again (a symlink planted in its
+ *   place); the file open until then stays in use.
+ */
 export function reopenAccess(): void {
   writer?.reopen();
 }

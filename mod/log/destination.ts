@@ -1,10 +1,12 @@
 /**
- * Where access lines go: a file opened for appending, stderr, or syslog.
- * Each takes a buffer of whole lines and writes them without splitting a
- * line: a file in one `write` (O_APPEND: workers writing the same file
- * never interleave within a write), stderr in pieces of at most PIPE_BUF
- * cut at line ends (a pipe keeps such writes whole), syslog one message
- * per line.
+ * Where access lines go: a file opened for appending (never through a
+ * symlink: `safe_file.ts`), stderr, stdout, or syslog. Each takes a buffer
+ * of whole lines and writes them without splitting a line: a file in one
+ * `write` (O_APPEND: workers writing the same file never interleave
+ * within a write), stderr and stdout in pieces of at most PIPE_BUF cut at
+ * line ends (a pipe keeps such writes whole), syslog one message per
+ * line. `/dev/stdout` and `/dev/stderr` name fd 1 and fd 2, never opened
+ * (`stdout.ts`).
  *
  * @module
  */
@@ -18,6 +20,8 @@ import {
 } from "./syslog.ts";
 import { TimeCache } from "./time_cache.ts";
 import { writeStderr } from "./stderr.ts";
+import { openAppendSafely } from "./safe_file.ts";
+import { STDERR_PATH, STDOUT_PATH, writeStdout } from "./stdout.ts";
 
 /** One destination for buffered lines. */
 export interface Destination {
@@ -25,7 +29,10 @@ export interface Destination {
   readonly name: string;
   /** Writes whole lines (each ends in `\n`). @throws on a write error. */
   write(bytes: Uint8Array): void;
-  /** Closes and opens again (logrotate). @throws when it cannot be opened. */
+  /**
+   * Closes and opens again (logrotate).
+   * @throws when it cannot be opened; the file open until then stays open.
+   */
   reopen(): void;
   /** Releases it once what was written has left. */
   close(): void;
@@ -57,7 +64,7 @@ class FileDestination implements Destination {
   }
 
   static #open(path: string): Deno.FsFile {
-    return Deno.openSync(path, { append: true, create: true, write: true });
+    return openAppendSafely(path);
   }
 
   write(bytes: Uint8Array): void {
@@ -66,9 +73,11 @@ class FileDestination implements Destination {
   }
 
   reopen(): void {
+    // The new file first: one that cannot be opened (a symlink planted in
+    // its place) leaves the old one open, and lines keep going there.
+    const next = FileDestination.#open(this.name);
     this.#file?.close();
-    this.#file = undefined;
-    this.#file = FileDestination.#open(this.name);
+    this.#file = next;
   }
 
   close(): void {
@@ -81,25 +90,41 @@ class FileDestination implements Destination {
   }
 }
 
-class StderrDestination implements Destination {
-  readonly name = "stderr";
+/**
+ * Writes whole lines through `write` in pieces of at most PIPE_BUF, cut at
+ * line ends; a line longer than that goes alone, whole.
+ */
+function writeLines(
+  bytes: Uint8Array,
+  write: (piece: Uint8Array) => void,
+): void {
+  let start = 0;
+  while (start < bytes.length) {
+    let end = Math.min(start + PIPE_BUF, bytes.length);
+    if (end < bytes.length) {
+      const cut = bytes.lastIndexOf(LF, end - 1);
+      end = cut >= start ? cut + 1 : bytes.indexOf(LF, end) + 1 || bytes.length;
+    }
+    write(bytes.subarray(start, end));
+    start = end;
+  }
+}
+
+/** fd 2 or fd 1, written as it is (never opened). */
+class StdioDestination implements Destination {
+  readonly name: string;
+  #write: (bytes: Uint8Array) => void;
+
+  constructor(name: "stderr" | "stdout") {
+    this.name = name;
+    // stderr throws StderrForbiddenError when it is the client's socket
+    // (`koan inetd` under plain inetd), stdout StdoutUnavailableError where
+    // fd 1 is not the daemon's: the lines are counted as lost.
+    this.#write = name === "stderr" ? writeStderr : writeStdout;
+  }
 
   write(bytes: Uint8Array): void {
-    let start = 0;
-    while (start < bytes.length) {
-      let end = Math.min(start + PIPE_BUF, bytes.length);
-      if (end < bytes.length) {
-        const cut = bytes.lastIndexOf(LF, end - 1);
-        // A line longer than PIPE_BUF goes alone, whole.
-        end = cut >= start
-          ? cut + 1
-          : bytes.indexOf(LF, end) + 1 || bytes.length;
-      }
-      // Throws StderrForbiddenError when stderr is the client's socket
-      // (`koan inetd` under plain inetd): the lines are counted as lost.
-      writeStderr(bytes.subarray(start, end));
-      start = end;
-    }
+    writeLines(bytes, this.#write);
   }
 
   reopen(): void {}
@@ -185,8 +210,9 @@ export interface DestinationOptions {
 
 /**
  * Opens the destination a `log.access_file` (or `log.file`) value names:
- * `""` stderr, `"syslog"` or `"syslog:/path"` a syslog socket, else a file
- * opened for appending (created if missing).
+ * `""` or `"/dev/stderr"` stderr, `"/dev/stdout"` stdout, `"syslog"` or
+ * `"syslog:/path"` a syslog socket, else a file opened for appending
+ * (created 0640 if missing, never through a symlink).
  *
  * @example Usage
  * ```ts
@@ -195,13 +221,17 @@ export interface DestinationOptions {
  * if (stderr.name !== "stderr") throw new Error();
  * ```
  *
- * @throws {Deno.errors.NotFound} and the like when the file cannot be opened.
+ * @throws {Deno.errors.NotFound} and the like when the file cannot be
+ *   opened; {@linkcode Error} when it is a symlink or not a regular file.
  */
 export function openDestination(
   spec: string,
   options: DestinationOptions = {},
 ): Destination {
-  if (spec === "") return new StderrDestination();
+  if (spec === "" || spec === STDERR_PATH) {
+    return new StdioDestination("stderr");
+  }
+  if (spec === STDOUT_PATH) return new StdioDestination("stdout");
   const socket = syslogPath(spec);
   if (socket === undefined) return new FileDestination(spec);
   const report = options.onSyslogError;

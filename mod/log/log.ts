@@ -2,8 +2,11 @@
  * Logging on LogTape: leveled lines as text or JSON, every line tagged with
  * the worker id and pid, written to stderr (journald; never once
  * `stderr.ts` forbids it, as `koan inetd` does when stderr is the client's
- * socket), a file that SIGUSR2 reopens, or syslog. Lines are batched per
- * event-loop turn. The access
+ * socket), stdout (`/dev/stdout`, `stdout.ts`), a file that SIGUSR2
+ * reopens (opened only as `safe_file.ts` allows: never through a symlink;
+ * a reopen or a reload that cannot open the new file keeps the old one
+ * and says why), or syslog. Lines are batched per event-loop turn. The
+ * access
  * log has its own writer (`access_log.ts`), configured, flushed and
  * reopened from here.
  *
@@ -31,6 +34,13 @@ import {
 import { after } from "../util/timer.ts";
 import { syslogPath, SyslogSender, syslogSink } from "./syslog.ts";
 import { stderrAllowed, writeStderr } from "./stderr.ts";
+import { openAppendSafely } from "./safe_file.ts";
+import {
+  setStdoutOwner,
+  STDERR_PATH,
+  STDOUT_PATH,
+  writeStdout,
+} from "./stdout.ts";
 
 export { accessEnabled } from "./access_log.ts";
 
@@ -38,7 +48,10 @@ export { accessEnabled } from "./access_log.ts";
 export interface LogSettings {
   level: "debug" | "info" | "warning" | "error";
   format: "text" | "json";
-  /** A file, `""` for stderr, `"syslog"` or `"syslog:/path"`. */
+  /**
+   * A file, `""` or `"/dev/stderr"` for stderr, `"/dev/stdout"` for
+   * stdout, `"syslog"` or `"syslog:/path"`.
+   */
   file: string;
   access: boolean;
   /** `combined` | `json` | `koan` | a template. @default {"combined"} */
@@ -56,6 +69,7 @@ const encoder = new TextEncoder();
 interface LevelSink {
   push(line: string, record: LogRecord): void;
   flush(): void;
+  /** @throws when the file cannot be opened again; the old one stays in use. */
   reopen(): void;
   close(): void;
   settle(): Promise<void>;
@@ -66,28 +80,24 @@ class LineSink implements LevelSink {
   #lines: string[] = [];
   #scheduled = false;
   #file: Deno.FsFile | undefined;
-  #path: string;
+  /** A file's path; `""` (stderr) or `/dev/stdout`, which are never opened. */
+  readonly path: string;
+  #stdio: ((bytes: Uint8Array) => void) | undefined;
 
   constructor(path: string) {
-    this.#path = path;
-    this.#open();
+    this.path = path === STDERR_PATH ? "" : path;
+    if (this.path === "") this.#stdio = writeStderr;
+    else if (this.path === STDOUT_PATH) this.#stdio = writeStdout;
+    else this.#file = openAppendSafely(this.path);
   }
 
-  #open(): void {
-    if (!this.#path) return;
-    this.#file = Deno.openSync(this.#path, {
-      append: true,
-      create: true,
-      write: true,
-    });
-  }
-
-  /** Closes and reopens the file (logrotate's copytruncate-free rotation). */
+  /** Opens the file anew, then closes the old one (logrotate's copytruncate-free rotation). */
   reopen(): void {
     this.flush();
+    if (this.#stdio) return;
+    const next = openAppendSafely(this.path);
     this.#file?.close();
-    this.#file = undefined;
-    this.#open();
+    this.#file = next;
   }
 
   push(line: string, _record?: LogRecord): void {
@@ -110,14 +120,15 @@ class LineSink implements LevelSink {
         while (written < bytes.length) {
           written += file.writeSync(bytes.subarray(written));
         }
-      } else writeStderr(bytes);
+      } else this.#stdio?.(bytes);
     } catch {
       // Any error here means the destination cannot take the lines: a
       // closed stderr (BrokenPipe once the inetd peer or journald is gone,
       // BadResource once closed; checked on Deno 2.9.6), a stderr that is
-      // the client's connection (StderrForbiddenError), a full disk. The
-      // line is lost, the service is not; and logging has nowhere else to
-      // report its own failure.
+      // the client's connection (StderrForbiddenError), a stdout that is
+      // not the daemon's (StdoutUnavailableError), a full disk. The line is
+      // lost, the service is not; and logging has nowhere else to report
+      // its own failure.
     }
   }
 
@@ -175,6 +186,8 @@ class SyslogLevelSink implements LevelSink {
 }
 
 let sink: LevelSink | undefined;
+/** The access log's file (`""` for none, stderr or syslog), for reopen errors. */
+let accessPath = "";
 /** MSG of a leveled syslog message, in the configured format. */
 let lineText: (record: LogRecord) => string = (record) => renderMessage(record);
 
@@ -301,18 +314,43 @@ export interface SetupOptions {
 
 /**
  * (Re)configures logging. Called at start, on SIGHUP with the new settings,
- * and in every worker.
+ * and in every worker. The new files are opened before the old ones are
+ * closed: when one cannot be opened, it throws and nothing has changed.
+ *
+ * @throws {Error} naming a log file that cannot be opened (a symlink, not
+ *   a regular file, a missing directory); {@linkcode SyntaxError} for an
+ *   access format the config validation would refuse.
  */
 export function setupLogging(
   settings: LogSettings,
   options: SetupOptions = {},
 ): void {
-  tag = options.tag ?? tag;
-  sink?.close();
+  const nextTag = options.tag ?? tag;
   const socket = syslogPath(settings.file);
-  sink = socket === undefined
-    ? new LineSink(settings.file)
-    : new SyslogLevelSink(socket);
+  let next: LevelSink;
+  try {
+    next = socket === undefined
+      ? new LineSink(settings.file)
+      : new SyslogLevelSink(socket);
+  } catch (error) {
+    throw openError(settings.file, error);
+  }
+  try {
+    configureAccess(settings, {
+      tag: nextTag,
+      onError: (message) => log("log").error(message),
+    });
+  } catch (error) {
+    next.close();
+    throw error instanceof SyntaxError
+      ? error
+      : openError(settings.access_file || settings.file, error);
+  }
+  tag = nextTag;
+  setStdoutOwner(tag === "master");
+  accessPath = settings.access ? settings.access_file || settings.file : "";
+  sink?.close();
+  sink = next;
   const current = sink;
   const json = settings.format === "json";
   const format = json ? jsonLine : textLine;
@@ -322,16 +360,50 @@ export function setupLogging(
     : (record) => current.push("", record);
   configuration = { write, level: settings.level };
   if (logtape) configureLogTape(logtape);
-  configureAccess(settings, {
-    tag,
-    onError: (message) => log("log").error(message),
-  });
 }
 
-/** Reopens the log files (SIGUSR2, `koan reopen`), writing out what was buffered first. */
-export function reopenLogs(): void {
-  sink?.reopen();
-  reopenAccess();
+/** `error` from opening log file `path`, with a message that names it. */
+function openError(path: string, error: unknown): Error {
+  const message = (error as Error)?.message ?? String(error);
+  return message.includes(`"${path}"`)
+    ? error as Error
+    : new Error(`Cannot open "${path}": ${message}`, { cause: error });
+}
+
+/**
+ * Reopens the log files (SIGUSR2, `koan reopen`), writing out what was
+ * buffered first. A file that cannot be opened again (a symlink planted
+ * in its place, its directory gone) is not: the one open goes on taking
+ * the lines, and one error line per file says why.
+ *
+ * @returns whether every file was reopened.
+ */
+export function reopenLogs(): boolean {
+  const failed = new Map<string, string>();
+  const attempt = (path: string, reopen: () => void) => {
+    try {
+      reopen();
+    } catch (error) {
+      // Whatever stopped it, the file open keeps the lines: a reopen
+      // never costs the service or the log.
+      if (!failed.has(path)) failed.set(path, openError(path, error).message);
+    }
+  };
+  const current = sink;
+  if (current) {
+    attempt(
+      current instanceof LineSink ? current.path : "",
+      () => current.reopen(),
+    );
+  }
+  attempt(accessPath, reopenAccess);
+  for (const error of failed.values()) {
+    log("log").error(
+      "log file not reopened, the one already open takes the lines: {error}",
+      { error },
+    );
+  }
+  return failed.size === 0;
 }
 
 /**

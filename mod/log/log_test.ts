@@ -169,3 +169,68 @@ Deno.test("flushLogs() writes buffered lines now; otherwise they are written on 
     ]);
   });
 });
+
+Deno.test("reopenLogs() refuses a symlink planted at the path: the open file takes the lines, one line says why", async () => {
+  await withLogFile({ access_format: "koan" }, async (file) => {
+    const logger = log("daemon");
+    const rotated = `${file.path}.1`;
+    const victim = `${file.dir}/victim`;
+    await Deno.writeTextFile(victim, "precious\n");
+    await Deno.rename(file.path, rotated);
+    await Deno.symlink(victim, file.path);
+    // The leveled and the access log share the path: one line for both.
+    assert.equal(reopenLogs(), false);
+    logger.info("after the reopen");
+    writeAccess({
+      peer: "192.0.2.1",
+      protocol: "zen",
+      bytesIn: 1,
+      bytesOut: 1,
+      durationMs: 0,
+      outcome: "closed normally",
+    });
+    await flushLogs();
+    assert.equal(await Deno.readTextFile(victim), "precious\n");
+    assert.deepEqual(
+      file.lines(rotated),
+      [
+        `ERROR [master ${PID}] koan.log: log file not reopened, the one already open takes the lines: Cannot open "${file.path}": it is a symlink (koan never writes through one)`,
+        `INFO  [master ${PID}] koan.daemon: after the reopen`,
+        `INFO  [master ${PID}] koan.access: 192.0.2.1 zen in=1 out=1 requests=0 ms=0 closed normally`,
+      ],
+    );
+  });
+});
+
+Deno.test("setupLogging() refuses a symlinked file, naming it, and keeps the running log", async () => {
+  await withLogFile({}, async (file) => {
+    const victim = `${file.dir}/victim`;
+    const planted = `${file.dir}/planted.log`;
+    await Deno.writeTextFile(victim, "precious\n");
+    await Deno.symlink(victim, planted);
+    for (
+      const settings of [{ file: planted }, {
+        file: file.path,
+        access_file: planted,
+      }]
+    ) {
+      assert.throws(
+        () =>
+          setupLogging({
+            level: "info",
+            format: "text",
+            access: true,
+            ...settings,
+          }),
+        (error: Error) =>
+          error.message ===
+            `Cannot open "${planted}": it is a symlink (koan never writes through one)`,
+      );
+    }
+    log("daemon").info("still here");
+    assert.equal(await Deno.readTextFile(victim), "precious\n");
+    assert.deepEqual(file.lines(), [
+      `INFO  [master ${PID}] koan.daemon: still here`,
+    ]);
+  });
+});

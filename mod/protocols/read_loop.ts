@@ -48,7 +48,12 @@ export interface Session {
 export interface ReadLoopOptions {
   /** Protocol name for the access record. */
   protocol: string;
-  /** Close a connection silent this long. */
+  /**
+   * Close a connection silent this long. 0 (a one-at-a-time worker's
+   * `serial_idle = 0`): close it as soon as it is idle after an answer;
+   * its first message, or the rest of one, may still take
+   * {@linkcode FIRST_MESSAGE_MS}.
+   */
   idleMs: number;
   /** Largest read, into a buffer borrowed after a read filled the connection's own. */
   burstSize: number;
@@ -62,6 +67,13 @@ export interface ReadLoopOptions {
  * an idle connection costs in buffers.
  */
 export const READ_SIZE = 512;
+
+/**
+ * With an idle limit of 0, how long a connection may take to send its
+ * first message or the rest of one: a client cannot be answered in no
+ * time, and a question may arrive in pieces.
+ */
+export const FIRST_MESSAGE_MS = 1000;
 
 /** Spare burst buffers by size; each connection returns its own when done. */
 const spares = new Map<number, Uint8Array[]>();
@@ -170,6 +182,8 @@ class Conversation extends Deadline {
     let bytesIn = 0;
     let bytesOut = 0;
     let outcome: Outcome = "closed normally";
+    /** The last read was answered and left nothing waiting that we know of. */
+    let answered = false;
     try {
       for (;;) {
         const idle = !session.hasPartial;
@@ -178,7 +192,11 @@ class Conversation extends Deadline {
           outcome = "draining";
           break;
         }
-        this.arm(idleMs);
+        if (idleMs === 0 && idle && answered) {
+          outcome = "idle timeout";
+          break;
+        }
+        this.arm(idleMs === 0 ? FIRST_MESSAGE_MS : idleMs);
         let n: number | null;
         try {
           n = await transport.read(buffer);
@@ -221,6 +239,8 @@ class Conversation extends Deadline {
           }
           bytesOut += reply.length;
         }
+        // A full read means more may be waiting, answered or not.
+        answered = reply !== undefined && n < buffer.length;
         if (session.closeWith !== undefined) {
           outcome = session.closeWith;
           break;

@@ -26,6 +26,9 @@ export const LIMITS_SECTIONS = `
 max_connections = 2
 max_per_source = 1
 shutdown_timeout = 10
+# iterative: the idle first client must hold the worker while the test
+# checks that the second one waits (700 ms), well within serial_idle.
+serial_idle = 5
 
 [zen]
 work = "sleep"

@@ -1,6 +1,7 @@
 /**
  * Serving a listener inside this isolate with one acceptor (`serve.ts`),
- * and building a protocol's handler from a generation (`env.ts`): the body
+ * building a protocol's handler from a generation (`env.ts`), and the idle
+ * cap of a worker that serves one connection at a time (`serial.ts`): the body
  * shared by `iterative`, `async`, every pool worker and the accepting side
  * of the per-connection models.
  *
@@ -15,3 +16,9 @@ export {
   serveInIsolate,
 } from "./serve.ts";
 export { createHandler } from "./env.ts";
+export {
+  noteSerialIdle,
+  serialGeneration,
+  serialIdleLimits,
+  servesSerially,
+} from "./serial.ts";

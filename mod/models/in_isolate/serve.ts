@@ -18,10 +18,14 @@ import {
   LocalLimiter,
 } from "../../net/limiter.ts";
 import type { Generation, ModelContext, RunningListener } from "../contract.ts";
+import { serialGeneration } from "./serial.ts";
 
 /** Options for {@linkcode serveInIsolate}. */
 export interface InIsolateOptions {
-  /** Connections served at once; 0 = unlimited. */
+  /**
+   * Connections served at once; 0 = unlimited. With 1, idle limits are
+   * capped by `serial_idle` ({@linkcode serialGeneration}).
+   */
   concurrency: number;
   /** Set SO_REUSEPORT so siblings and a reload's successor can share the port. @default {false} */
   reusePort?: boolean;
@@ -67,8 +71,13 @@ export function serveInIsolate(
   });
   const source = options.wrapSource ? options.wrapSource(bound) : bound;
   let generation = context.generation;
-  const build = options.handler ??
+  const make = options.handler ??
     ((g: Generation): Handler => createHandler(protocol, g, state));
+  // One connection at a time: an idle client must not hold the only slot
+  // for the protocol's full idle limit (see serial.ts).
+  const build = options.concurrency === 1
+    ? (g: Generation): Handler => make(serialGeneration(g))
+    : make;
   let handler = build(generation);
   const limiter = options.limiter ?? new LocalLimiter(limitsOf(generation));
   let served = 0;

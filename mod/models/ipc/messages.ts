@@ -109,7 +109,12 @@ export type FromWorker =
   /** Processes: may I serve a connection from `source`? */
   | { t: "admit"; seq: number; source: string }
   /** Processes: a connection admitted earlier has ended. */
-  | { t: "release"; source: string };
+  | { t: "release"; source: string }
+  /**
+   * Processes: whole lines for the daemon's stdout (`/dev/stdout` as a log
+   * destination), which the master writes to its fd 1.
+   */
+  | { t: "stdout"; text: string };
 
 /** How long a child waits before handing back a late hand-over (see `processes/child.ts`). */
 export const LATE_HANDBACK_MS = 100;

@@ -6,10 +6,14 @@
  */
 import type { Model } from "../contract.ts";
 import { serveInIsolate } from "../in_isolate/serve.ts";
+import { noteSerialIdle } from "../in_isolate/serial.ts";
 
 /** The iterative model. */
 export const iterative: Model = {
   name: "iterative",
-  start: (context) =>
-    Promise.resolve(serveInIsolate(context, { concurrency: 1 })),
+  start(context) {
+    const running = serveInIsolate(context, { concurrency: 1 });
+    noteSerialIdle(context);
+    return Promise.resolve(running);
+  },
 };

@@ -6,6 +6,13 @@
  * protocol handler and exits; stdin at end of file (the master has gone)
  * counts as the client closing.
  *
+ * Flow control runs end to end through the pipes: this child reads its
+ * next frame only while fewer than {@linkcode INPUT_WINDOW} bytes wait for
+ * the handler, and the handler reads only after its answer is written to
+ * stdout, which waits while the master is not reading it (the client is
+ * not reading its answers). A full stdin pipe in turn holds the master's
+ * frame write, and with it the master's next read of the client.
+ *
  * @module
  */
 import { log, reopenLogs } from "../../log/log.ts";
@@ -27,6 +34,14 @@ export interface ConnInit {
 }
 
 const decoder = new TextDecoder();
+
+/**
+ * Client bytes this child takes from stdin ahead of the handler: two of
+ * the master's reads. With the pipe (64 KiB on Linux) and the frame
+ * reader's buffer, what a client can make this child hold is a few hundred
+ * KiB, however much it sends.
+ */
+const INPUT_WINDOW = 128 * 1024;
 
 /**
  * What reading frames from stdin throws when the master's stream broke off:
@@ -56,6 +71,9 @@ class FrameDuplex implements Duplex {
 
   async #pump(frames: FrameReader): Promise<void> {
     for (;;) {
+      // DRAIN and EOF wait behind the data, after which they come anyway;
+      // a REOPEN too, at most until send_timeout ends a stuck handler.
+      await this.#input.room(INPUT_WINDOW);
       let frame;
       try {
         frame = await frames.next();

@@ -88,7 +88,10 @@ async function relay(
         await send(FRAME.eof);
         return;
       }
-      // encodeFrame copies, so the buffer can be reused at once.
+      // encodeFrame copies, so the buffer can be reused at once. The write
+      // resolves once the frame is in the pipe, which the child stops
+      // emptying while its input is full: the flow control that keeps this
+      // loop from reading a client faster than the child serves it.
       await send(FRAME.data, buffer.subarray(0, n));
     }
   })();

@@ -7,18 +7,27 @@
  * already received when the daemon began draining are in flight, so the
  * drain is signalled only after the handler has taken all of them.
  *
+ * Flow control is the pusher's: the thread variant counts chunks consumed
+ * (`onConsumed`), the process variant waits for {@linkcode PushedInput.room}
+ * before it reads the next frame, so a client that sends faster than the
+ * handler takes its bytes (a pipeliner that never reads its answers) waits
+ * in the kernel's buffers, never in this queue.
+ *
  * @module
  */
 
 /** Queued client bytes with end-of-stream and drain ordering. */
 export class PushedInput {
   #queue: Uint8Array[] = [];
+  /** Bytes in #queue. */
+  #size = 0;
   #ended = false;
   #closed = false;
   #drainPending = false;
   #draining: AbortController;
   #onConsumed: () => void;
   #wake: (() => void) | undefined;
+  #roomWake: (() => void) | undefined;
 
   /**
    * `draining` is aborted once a drain is due; `onConsumed` is called each
@@ -29,14 +38,35 @@ export class PushedInput {
     this.#onConsumed = onConsumed;
   }
 
-  /** Adds received bytes. */
+  /** Adds received bytes; once closed, drops them (nobody will read them). */
   push(chunk: Uint8Array): void {
-    if (chunk.length === 0) {
+    if (chunk.length === 0 || this.#closed) {
       this.#onConsumed();
       return;
     }
     this.#queue.push(chunk);
+    this.#size += chunk.length;
     this.#settle();
+  }
+
+  /** Bytes pushed and not yet read. */
+  get queued(): number {
+    return this.#size;
+  }
+
+  /**
+   * Resolves once fewer than `limit` bytes are queued, or the input is
+   * closed: the pusher's cue to take more from its source.
+   */
+  async room(limit: number): Promise<void> {
+    while (this.#size >= limit && !this.#closed) {
+      await new Promise<void>((resolve) => this.#roomWake = resolve);
+    }
+  }
+
+  #wakePusher(): void {
+    this.#roomWake?.();
+    this.#roomWake = undefined;
   }
 
   /** The client closed its sending side. */
@@ -71,6 +101,8 @@ export class PushedInput {
     const head = this.#queue[0]!;
     const n = Math.min(head.length, buffer.length);
     buffer.set(head.subarray(0, n));
+    this.#size -= n;
+    this.#wakePusher();
     if (n === head.length) {
       this.#queue.shift();
       this.#onConsumed();
@@ -85,7 +117,9 @@ export class PushedInput {
   close(): void {
     this.#closed = true;
     this.#queue = [];
+    this.#size = 0;
     this.#wake?.();
     this.#wake = undefined;
+    this.#wakePusher();
   }
 }

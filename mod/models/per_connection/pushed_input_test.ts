@@ -48,3 +48,30 @@ Deno.test("PushedInput.close() ends a pending read", async () => {
   input.close();
   assert.equal(await pending, null);
 });
+
+Deno.test("PushedInput.room() waits until the handler has read below the limit", async () => {
+  const input = new PushedInput(new AbortController());
+  input.push(bytes("abcdef"));
+  assert.equal(input.queued, 6);
+  let roomy = false;
+  const room = input.room(4).then(() => roomy = true);
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(roomy, false, "6 bytes queued, the limit is 4");
+  await input.read(new Uint8Array(2));
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.equal(roomy, false, "4 bytes still queued");
+  await input.read(new Uint8Array(1));
+  await room;
+  assert.equal(input.queued, 3);
+});
+
+Deno.test("PushedInput.close() releases a pusher waiting for room and drops later pushes", async () => {
+  const input = new PushedInput(new AbortController());
+  input.push(bytes("abcdef"));
+  const room = input.room(1);
+  input.close();
+  await room;
+  input.push(bytes("more"));
+  assert.equal(input.queued, 0);
+  assert.equal(await input.read(new Uint8Array(8)), null);
+});

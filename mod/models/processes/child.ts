@@ -16,6 +16,7 @@
 import process from "node:process";
 import type net from "node:net";
 import { flushLogs, loadLogging, log } from "../../log/log.ts";
+import { routeStdout } from "../../log/stdout.ts";
 import { metrics } from "../../metrics/registry.ts";
 import type { RawTcp } from "../../net/fd_tcp.ts";
 import { protocolFor } from "../../protocols/registry.ts";
@@ -106,6 +107,10 @@ export async function runPoolChild(): Promise<number> {
     Deno.stdout.writable,
   );
   const send = (message: FromWorker) => channel.send(message);
+  // fd 1 is the channel: lines for the daemon's stdout travel over it, in
+  // order with the messages, and the master writes them out.
+  const decoder = new TextDecoder();
+  routeStdout((bytes) => send({ t: "stdout", text: decoder.decode(bytes) }));
   let worker: PoolWorker | undefined;
   let tag = "w?";
   let shutdownMs = 30_000;

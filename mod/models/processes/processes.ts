@@ -37,6 +37,7 @@ import { type ChildProcess, spawn as spawnChild } from "node:child_process";
 import type net from "node:net";
 import type { Readable, Writable } from "node:stream";
 import { log } from "../../log/log.ts";
+import { writeStdout } from "../../log/stdout.ts";
 import { type RawTcp, rawTcp, SERVER } from "../../net/fd_tcp.ts";
 import { LocalLimiter } from "../../net/limiter.ts";
 import type {
@@ -47,6 +48,7 @@ import type {
 } from "../contract.ts";
 import { HandbackRouter, type HandbackWorker } from "../ipc/handback.ts";
 import { limitsOf } from "../in_isolate/serve.ts";
+import { noteSerialIdle } from "../in_isolate/serial.ts";
 import { LineChannel } from "../ipc/line_channel.ts";
 import {
   type FromWorker,
@@ -81,6 +83,8 @@ function poolNeeds(context: ModelContext, generation: Generation): ChildNeeds {
     syslog: logs.syslog,
   };
 }
+
+const encoder = new TextEncoder();
 
 const wireCache = new WeakMap<Generation, WireGeneration>();
 
@@ -201,6 +205,7 @@ export const processes: Model = {
     const name = `listener[${spec.index}] (processes)`;
     // Fail now, with the reason, if children cannot be started at all.
     workerCommand("pool", poolNeeds(context, context.generation));
+    noteSerialIdle(context);
     const lease = poolSocket(context);
     const dispatch = lease !== undefined && spec.listener.concurrency > 0;
     const limiter = new LocalLimiter(limitsOf(context.generation));
@@ -319,6 +324,22 @@ export const processes: Model = {
               limiter.release(message.source);
               if (count === 1) held.delete(message.source);
               else held.set(message.source, count - 1);
+            }
+          } else if (message.t === "stdout") {
+            // A child's fd 1 is this channel: its /dev/stdout lines come
+            // here and go out whole on the master's stdout.
+            try {
+              writeStdout(encoder.encode(message.text));
+            } catch (error) {
+              // stdout closed or gone (BrokenPipe, BadResource): the lines
+              // are lost, as the master's own would be.
+              if (
+                !(error instanceof Deno.errors.BrokenPipe ||
+                  error instanceof Deno.errors.BadResource ||
+                  error instanceof Deno.errors.NotConnected)
+              ) {
+                throw error;
+              }
             }
           } else if (message.t === "slots") {
             router.slots(handback, message.free, message.adopted);

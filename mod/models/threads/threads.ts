@@ -25,6 +25,7 @@ import { SharedLimiter } from "../../net/limiter.ts";
 import type { Model, ModelContext, RunningListener } from "../contract.ts";
 import { HandbackRouter, type HandbackWorker } from "../ipc/handback.ts";
 import { limitsOf } from "../in_isolate/serve.ts";
+import { noteSerialIdle } from "../in_isolate/serial.ts";
 import type { FromWorker, ToWorker } from "../ipc/messages.ts";
 import { poolSocket } from "../pool/shared_socket.ts";
 import {
@@ -44,6 +45,7 @@ export const threads: Model = {
   async start(context: ModelContext): Promise<RunningListener> {
     const { spec } = context;
     const name = `listener[${spec.index}] (threads)`;
+    noteSerialIdle(context);
     const lease = poolSocket(context);
     const limiter = SharedLimiter.create(limitsOf(context.generation), {
       slots: MAX_THREADS,

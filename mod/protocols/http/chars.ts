@@ -16,6 +16,26 @@ export const SP = 0x20;
 export const HTAB = 0x09;
 /** `:` */
 export const COLON = 0x3a;
+/** `,` */
+export const COMMA = 0x2c;
+/** `;` */
+export const SEMICOLON = 0x3b;
+/** `=` */
+export const EQUALS = 0x3d;
+/** `"` */
+export const DQUOTE = 0x22;
+/** `\` */
+export const BACKSLASH = 0x5c;
+
+/**
+ * Whether `byte` is OWS (RFC 9110 §5.6.3): SP or HTAB, nothing else. Not
+ * `String.prototype.trim`'s whitespace: U+00A0 (byte 0xA0 read as latin1),
+ * U+FEFF and the rest are field content, so that koan and a peer that
+ * trims only OWS read the same list elements.
+ */
+export function isOws(byte: number | undefined): boolean {
+  return byte === SP || byte === HTAB;
+}
 
 function table(test: (byte: number) => boolean): Uint8Array {
   const out = new Uint8Array(256);
@@ -39,6 +59,15 @@ export const TCHAR: Uint8Array = table((byte) =>
  */
 export const FIELD_VALUE: Uint8Array = table((byte) =>
   byte === SP || byte === HTAB || (byte >= 0x21 && byte !== 0x7f)
+);
+
+/**
+ * `qdtext` (RFC 9110 §5.6.4): the bytes a quoted-string holds unescaped,
+ * SP, HTAB, VCHAR but `"` and `\`, and obs-text. The byte after a `\`
+ * (quoted-pair) may be any of {@linkcode FIELD_VALUE}.
+ */
+export const QDTEXT: Uint8Array = table((byte) =>
+  FIELD_VALUE[byte] === 1 && byte !== DQUOTE && byte !== BACKSLASH
 );
 
 /**

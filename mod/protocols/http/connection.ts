@@ -9,7 +9,9 @@
  * Timeouts: a new connection and a request whose head has begun have
  * `header_timeout` to complete the head (then 408 and close); each read
  * of a body has `header_timeout` too; an idle keep-alive connection is
- * closed silently after `keepalive_timeout`. While draining, idle
+ * closed silently after `keepalive_timeout`; a `keepalive_timeout` of 0
+ * (which only a model sets, never a config file) answers every request
+ * with `Connection: close` and closes after it. While draining, idle
  * keep-alive connections close at once, one accepted just before the
  * drain gets a second to send its request, and the request in flight is
  * answered with `Connection: close`.
@@ -26,6 +28,7 @@ import { type Deadline, deadlines } from "../../util/deadline.ts";
 import { tickNow } from "./_tick_clock.ts";
 import { type BodySink, ChunkedDecoder } from "./chunked.ts";
 import type { FileSource } from "./file_source.ts";
+import { isLoopbackPeer } from "./loopback.ts";
 import type { ParserLimits } from "./parser.ts";
 import { RequestParser } from "./parser.ts";
 import type { Reply } from "./reply.ts";
@@ -35,8 +38,10 @@ import type { RouteContext, RouteTable } from "./route.ts";
 import { dispatch, type DispatchOptions } from "./routes.ts";
 import { HttpError } from "./status.ts";
 import {
+  type Banner,
   type ConnectionHeader,
   errorBytes,
+  errorPage,
   type HeadOptions,
   OutBuffer,
   tailIndex,
@@ -50,8 +55,13 @@ export interface ConnectionSettings {
   limits: ParserLimits;
   /** `http.header_timeout` in ms. */
   headerTimeoutMs: number;
-  /** `http.keepalive_timeout` in ms. */
+  /**
+   * `http.keepalive_timeout` in ms; 0: no keep-alive (every answer says
+   * `Connection: close`).
+   */
   keepaliveTimeoutMs: number;
+  /** The Server and nosniff lines (`http.server_tokens`). */
+  banner: Banner;
   /** The route table. */
   routes: RouteTable;
   /** The document root, if any. */
@@ -141,7 +151,15 @@ export class HttpConnection implements RouteContext {
   #end = 0;
   #maxBuffer: number;
   #out = new OutBuffer(4096);
-  #head: HeadOptions = { contentLength: 0, connection: "none", now: 0 };
+  #head: HeadOptions;
+  /** Where this generation's banner keeps its arrays in a preset. */
+  #presetBase: number;
+  /** Whether a connection may stay open after an answer (keepalive_timeout > 0). */
+  #keepAlive: boolean;
+  /** Whether the peer is on loopback, once asked. */
+  #loopback: boolean | undefined;
+  /** Bytes of the 408 sent on a timeout, for its access record. */
+  #timeoutSent = 0;
   #deadline: Deadline;
   /** Whether the deadline is armed; it is re-armed lazily (see #expire). */
   #armed = false;
@@ -209,11 +227,20 @@ export class HttpConnection implements RouteContext {
     this.#capturing = accessHeaders.length > 0;
     this.#maxBuffer = limits.maxRequestLine + limits.maxHeaderBytes + 64;
     this.#deadline = deadlines.create(() => this.#expire());
-    this.#minTimeoutMs = Math.min(
-      options.settings.headerTimeoutMs,
-      options.settings.keepaliveTimeoutMs,
-    );
+    const { banner, headerTimeoutMs, keepaliveTimeoutMs } = options.settings;
+    this.#head = { contentLength: 0, connection: "none", now: 0, banner };
+    this.#presetBase = banner.presetBase;
+    this.#keepAlive = keepaliveTimeoutMs > 0;
+    // Without keep-alive no connection idles: only the header timeout counts.
+    this.#minTimeoutMs = this.#keepAlive
+      ? Math.min(headerTimeoutMs, keepaliveTimeoutMs)
+      : headerTimeoutMs;
     this.#headAt = this.#readAt = this.#lastAt = tickNow();
+  }
+
+  /** {@inheritDoc RouteContext.fromLoopback} */
+  get fromLoopback(): boolean {
+    return this.#loopback ??= isLoopbackPeer(this.#context.info.peer);
   }
 
   /** Serves requests until the connection ends; never rejects. */
@@ -292,7 +319,7 @@ export class HttpConnection implements RouteContext {
     if (this.#timedOut !== NOT_WAITING) {
       this.#record(
         408,
-        REQUEST_TIMEOUT.length,
+        this.#timeoutSent,
         "header timeout",
         undefined,
         REQUEST_TIMEOUT_BODY,
@@ -352,8 +379,8 @@ export class HttpConnection implements RouteContext {
   }
 
   #keep(request: HttpRequest, reply: Reply): boolean {
-    return request.keepAlive && reply.close !== true && reply.status < 400 &&
-      !this.#draining;
+    return request.keepAlive && this.#keepAlive && reply.close !== true &&
+      reply.status < 400 && !this.#draining;
   }
 
   #connection(request: HttpRequest, keep: boolean): ConnectionHeader {
@@ -408,7 +435,7 @@ export class HttpConnection implements RouteContext {
     if (preset !== undefined) {
       out.putShared(
         preset.get(
-          tailIndex(connection, request.method === "HEAD"),
+          this.#presetBase + tailIndex(connection, request.method === "HEAD"),
           this.#readAt,
         ),
       );
@@ -682,7 +709,9 @@ export class HttpConnection implements RouteContext {
     // Nothing else writes while a read is pending: every batch is flushed
     // first. The 408 is a courtesy: any write error means the client has
     // gone, and the connection closes either way.
-    this.#transport.write(REQUEST_TIMEOUT).catch(() => {}).finally(() =>
+    const bytes = errorBytes(REQUEST_TIMEOUT, settings.banner);
+    this.#timeoutSent = bytes.length;
+    this.#transport.write(bytes).catch(() => {}).finally(() =>
       this.#transport.close()
     );
   }
@@ -734,7 +763,7 @@ export class HttpConnection implements RouteContext {
       if (this.#timedOut !== NOT_WAITING) {
         this.#record(
           408,
-          REQUEST_TIMEOUT.length,
+          this.#timeoutSent,
           "body timeout",
           undefined,
           REQUEST_TIMEOUT_BODY,
@@ -765,6 +794,7 @@ export class HttpConnection implements RouteContext {
     const before = this.#out.length;
     const sent = writeError(this.#out, httpError, {
       head: request?.method === "HEAD",
+      banner: this.#settings.banner,
     });
     this.#record(
       httpError.status,
@@ -778,8 +808,9 @@ export class HttpConnection implements RouteContext {
 }
 
 /** The 408 sent when a head or body does not arrive in time. */
-const REQUEST_TIMEOUT = errorBytes(
-  new HttpError(408, "The request did not arrive in time"),
+const REQUEST_TIMEOUT = new HttpError(
+  408,
+  "The request did not arrive in time",
 );
 
 /** Bytes of `bytes[start, end)` after the head's blank line (a response's body). */
@@ -793,9 +824,5 @@ function bodyAfterHead(bytes: Uint8Array, start: number, end: number): number {
   return 0;
 }
 
-/** The body part of {@linkcode REQUEST_TIMEOUT}. */
-const REQUEST_TIMEOUT_BODY = bodyAfterHead(
-  REQUEST_TIMEOUT,
-  0,
-  REQUEST_TIMEOUT.length,
-);
+/** The body of the 408 (its fixed page). */
+const REQUEST_TIMEOUT_BODY = errorPage(408).length;

@@ -18,7 +18,7 @@ import type { HttpEnv, HttpSettings } from "./settings.ts";
 import { type ConnectionSettings, HttpConnection } from "./connection.ts";
 import { builtInRoutes } from "./routes.ts";
 import { HttpError } from "./status.ts";
-import { errorBytes } from "./writer.ts";
+import { type Banner, bannerOf, errorBytes, PLAIN_BANNER } from "./writer.ts";
 import { accessHeaderNamesOf } from "../../config/access_variables.ts";
 
 /** The per-generation settings every connection shares. */
@@ -35,6 +35,7 @@ export function connectionSettings(
     },
     headerTimeoutMs: http.header_timeout * 1000,
     keepaliveTimeoutMs: http.keepalive_timeout * 1000,
+    banner: bannerOf(http.server_tokens),
     routes: builtInRoutes(env),
     files: env.files,
     accessHeaders: env.settings.accessHeaders,
@@ -59,6 +60,7 @@ export function connectionSettings(
  */
 export function createHttpHandler(env: HttpEnv): Handler {
   const settings = connectionSettings(env);
+  busyBanner = settings.banner;
   return function serveHttp(
     transport: Transport,
     context: ConnectionContext,
@@ -67,15 +69,26 @@ export function createHttpHandler(env: HttpEnv): Handler {
   };
 }
 
+/**
+ * The banner of the newest generation this isolate built a handler for:
+ * the refusal goes out before any handler sees the connection. An isolate
+ * that built none (a master whose children serve) uses the plain one.
+ */
+let busyBanner: Banner = PLAIN_BANNER;
 let busySecond = -1;
+let busyBuiltWith: Banner | undefined;
 let busyBytes: Uint8Array = new Uint8Array(0);
 
 /** A full 503 with a current Date, rebuilt at most once a second. */
 function busyReply(): Uint8Array {
   const second = Math.floor(Date.now() / 1000);
-  if (second !== busySecond) {
+  if (second !== busySecond || busyBuiltWith !== busyBanner) {
     busySecond = second;
-    busyBytes = errorBytes(new HttpError(503, "Error: server busy."));
+    busyBuiltWith = busyBanner;
+    busyBytes = errorBytes(
+      new HttpError(503, "Error: server busy."),
+      busyBanner,
+    );
   }
   return busyBytes;
 }

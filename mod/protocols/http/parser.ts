@@ -18,15 +18,23 @@
  * and transfer codings are 501, other versions 505 (so an HTTP/2
  * prior-knowledge preface, `PRI * HTTP/2.0`, is answered 505).
  *
+ * List fields (Transfer-Encoding, Connection, Expect; Content-Length is
+ * refused as a list) are split at commas and each element trimmed of OWS,
+ * SP and HTAB, only (RFC 9110 §5.6.1): `chunked` wrapped in U+00A0 or
+ * U+FEFF is an unknown coding (501), as it is to a peer that trims OWS
+ * alone, never `chunked`.
+ *
  * @module
  */
 import {
   COLON,
+  COMMA,
   CR,
   FIELD_VALUE,
   HOST_LITERAL,
   HOST_NAME,
   HTAB,
+  isOws,
   latin1,
   LF,
   SP,
@@ -139,14 +147,74 @@ function methodOf(
   return undefined;
 }
 
-/** Splits a list field value into lowercase elements, empty ones dropped. */
+/**
+ * Splits a list field value into lowercase elements, each trimmed of OWS
+ * (SP, HTAB) only, empty ones dropped (RFC 9110 §5.6.1).
+ */
 function listOf(value: string): string[] {
   const out: string[] = [];
   for (const part of value.split(",")) {
-    const element = part.trim().toLowerCase();
-    if (element) out.push(element);
+    let start = 0;
+    let end = part.length;
+    while (start < end && isOws(part.charCodeAt(start))) start++;
+    while (end > start && isOws(part.charCodeAt(end - 1))) end--;
+    if (end > start) out.push(part.slice(start, end).toLowerCase());
   }
   return out;
+}
+
+/** A list element for a message: bytes other than SP and VCHAR shown as "?". */
+function printable(element: string): string {
+  return element.replace(/[^\x20-\x7e]/g, "?");
+}
+
+/** Connection options koan acts on, as bits. */
+const OPTION_CLOSE = 1;
+const OPTION_KEEP_ALIVE = 2;
+const CLOSE = encoder.encode("close");
+const KEEP_ALIVE = encoder.encode("keep-alive");
+
+/** Whether `buf[start, end)` is `name` (lowercase letters and "-"), in any case. */
+function isNamed(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  name: Uint8Array,
+): boolean {
+  if (end - start !== name.length) return false;
+  for (let i = 0; i < name.length; i++) {
+    // OR 0x20 lowercases letters; only CR aliases "-", and a value has none.
+    if ((buf[start + i]! | 0x20) !== name[i]) return false;
+  }
+  return true;
+}
+
+/**
+ * The options of one Connection field line `buf[start, end)` koan acts on
+ * (`close`, `keep-alive`), as bits: its elements split at commas and
+ * trimmed of OWS only, without a string per request on the hot path.
+ */
+function connectionOptions(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  let options = 0;
+  for (let i = start; i <= end; i++) { // i steps over each comma
+    while (i < end && isOws(buf[i])) i++;
+    const elementStart = i;
+    while (i < end && buf[i] !== COMMA) i++;
+    let elementEnd = i;
+    while (elementEnd > elementStart && isOws(buf[elementEnd - 1])) {
+      elementEnd--;
+    }
+    if (isNamed(buf, elementStart, elementEnd, CLOSE)) {
+      options |= OPTION_CLOSE;
+    } else if (isNamed(buf, elementStart, elementEnd, KEEP_ALIVE)) {
+      options |= OPTION_KEEP_ALIVE;
+    }
+  }
+  return options;
 }
 
 /** Validates a Host value (`uri-host [ ":" port ]`, RFC 9112 §3.2); empty is allowed. */
@@ -460,7 +528,7 @@ export class RequestParser {
     let hosts = 0;
     let contentLength = -1;
     let transferEncoding: string | undefined;
-    let connection: string | undefined;
+    let connection = 0;
     let fields = 0;
     let i = start;
     while (i < end) {
@@ -519,17 +587,17 @@ export class RequestParser {
             : `${transferEncoding}, ${value}`;
           break;
         }
-        case CONNECTION: {
-          const value = latin1(buf, valueStart, valueEnd);
-          connection = connection === undefined
-            ? value
-            : `${connection}, ${value}`;
+        case CONNECTION:
+          connection |= connectionOptions(buf, valueStart, valueEnd);
           break;
-        }
         case EXPECT: {
-          const value = latin1(buf, valueStart, valueEnd).toLowerCase();
-          if (value !== "100-continue") {
-            throw new HttpError(417, `Expectation "${value}" is not supported`);
+          const expectations = listOf(latin1(buf, valueStart, valueEnd));
+          const other = expectations.find((e) => e !== "100-continue");
+          if (other !== undefined || expectations.length === 0) {
+            throw new HttpError(
+              417,
+              `Expectation "${printable(other ?? "")}" is not supported`,
+            );
           }
           // HTTP/1.0 clients cannot mean it (RFC 9110 §10.1.1).
           request.expectContinue = request.minor === 1;
@@ -557,11 +625,8 @@ export class RequestParser {
     if (request.minor === 1 && hosts === 0) {
       throw new HttpError(400, "HTTP/1.1 request without Host");
     }
-    if (connection !== undefined) {
-      const options = listOf(connection);
-      if (options.includes("close")) request.keepAlive = false;
-      else if (options.includes("keep-alive")) request.keepAlive = true;
-    }
+    if (connection & OPTION_CLOSE) request.keepAlive = false;
+    else if (connection & OPTION_KEEP_ALIVE) request.keepAlive = true;
     if (transferEncoding !== undefined) {
       if (contentLength >= 0) {
         throw new HttpError(400, "Both Content-Length and Transfer-Encoding");
@@ -583,7 +648,7 @@ export class RequestParser {
       if (coding !== "chunked") {
         throw new HttpError(
           501,
-          `Transfer-Encoding "${coding}" is not implemented`,
+          `Transfer-Encoding "${printable(coding)}" is not implemented`,
         );
       }
     }

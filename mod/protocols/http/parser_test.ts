@@ -183,3 +183,121 @@ Deno.test("RequestParser captures nothing when the access log prints no header",
   parser.parse(bytes, 0, parser.scan(bytes, 0, bytes.length));
   assert.equal(parser.captured(), undefined);
 });
+
+/** Parses one whole head: the request, or the HttpError it was refused with. */
+function parseHead(text: string): HttpRequest | HttpError {
+  const result = feed(bytesOf(text), text.length);
+  if (result === "incomplete") throw new Error(`incomplete: ${text}`);
+  return result;
+}
+
+/** The request `text` parses into, or a failed test. */
+function accepted(text: string): HttpRequest {
+  const result = parseHead(text);
+  if (result instanceof HttpError) {
+    throw new assert.AssertionError({
+      message: `${JSON.stringify(text)} refused: ${result.message}`,
+    });
+  }
+  return result;
+}
+
+const POST_HEAD = "POST / HTTP/1.1\r\nHost: x\r\n";
+
+Deno.test("RequestParser trims list elements of OWS (SP, HTAB) only: U+00A0 and U+FEFF around chunked make an unknown coding", () => {
+  for (
+    const value of [
+      "\xa0chunked",
+      "chunked\xa0",
+      "\xa0chunked\xa0",
+      "\xa0, chunked",
+      "chunked,\xa0",
+      "\xef\xbb\xbfchunked",
+      "chunked\xef\xbb\xbf",
+      "\x85chunked",
+    ]
+  ) {
+    const result = parseHead(
+      `${POST_HEAD}Transfer-Encoding: ${value}\r\n\r\n`,
+    );
+    assert.ok(result instanceof HttpError, JSON.stringify(value));
+    assert.equal(result.status, 501, JSON.stringify(value));
+    assert.match(result.message, /^Transfer-Encoding "[\x21-\x7e]*" is not/);
+  }
+});
+
+Deno.test("RequestParser accepts OWS and empty elements around chunked, over several lines", () => {
+  for (
+    const fields of [
+      "Transfer-Encoding: \t chunked \t\r\n",
+      "Transfer-Encoding: ,\t, chunked ,\r\n",
+      "Transfer-Encoding: ,\r\nTransfer-Encoding: CHUNKED\r\n",
+    ]
+  ) {
+    const request = accepted(`${POST_HEAD}${fields}\r\n`);
+    assert.equal(request.chunked, true, JSON.stringify(fields));
+  }
+  assert.equal(
+    thrown(() => {
+      throw parseHead(
+        `${POST_HEAD}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      );
+    }).status,
+    400,
+    "chunked twice over two lines",
+  );
+});
+
+Deno.test("RequestParser reads Connection options trimmed of OWS only", () => {
+  const keep = (fields: string, minor = 1) =>
+    accepted(
+      `GET / HTTP/1.${minor}\r\nHost: x\r\n${fields}\r\n`,
+    ).keepAlive;
+  assert.equal(keep("Connection: close\r\n"), false);
+  assert.equal(keep("Connection: \tClose\t\r\n"), false);
+  assert.equal(keep("Connection: upgrade ,\tclose,\r\n"), false);
+  assert.equal(keep("Connection: upgrade\r\nConnection: close\r\n"), false);
+  assert.equal(keep("Connection: close, keep-alive\r\n"), false);
+  assert.equal(keep("Connection: \xa0close\xa0\r\n"), true);
+  assert.equal(keep("Connection: close\xa0, x\r\n"), true);
+  assert.equal(keep("Connection: closed, xclose\r\n"), true);
+  assert.equal(keep("Connection: \xef\xbb\xbfclose\r\n"), true);
+  assert.equal(keep("", 0), false);
+  assert.equal(keep("Connection: Keep-Alive\r\n", 0), true);
+  assert.equal(keep("Connection: \xa0keep-alive\r\n", 0), false);
+});
+
+Deno.test("RequestParser reads Expect as a list trimmed of OWS only", () => {
+  const expect = (value: string) =>
+    parseHead(`${POST_HEAD}Expect: ${value}\r\nContent-Length: 1\r\n\r\n`);
+  for (const value of ["100-continue", "100-Continue \t", ", 100-continue ,"]) {
+    const result = expect(value);
+    assert.ok(!(result instanceof HttpError), JSON.stringify(value));
+    assert.equal(result.expectContinue, true, JSON.stringify(value));
+  }
+  for (
+    const value of [
+      "\xa0100-continue",
+      "100-continue\xa0",
+      "\xef\xbb\xbf100-continue",
+      "100-continue, 200-ok",
+      "",
+    ]
+  ) {
+    const result = expect(value);
+    assert.ok(result instanceof HttpError, JSON.stringify(value));
+    assert.equal(result.status, 417, JSON.stringify(value));
+  }
+});
+
+Deno.test("RequestParser refuses Content-Length with anything but digits and OWS", () => {
+  for (const value of ["\xa05", "5\xa0", "\xef\xbb\xbf5", "5, 5", "5 5"]) {
+    const result = parseHead(`${POST_HEAD}Content-Length: ${value}\r\n\r\n`);
+    assert.ok(result instanceof HttpError, JSON.stringify(value));
+    assert.equal(result.status, 400, JSON.stringify(value));
+  }
+  assert.equal(
+    accepted(`${POST_HEAD}Content-Length:\t5 \r\n\r\n`).contentLength,
+    5,
+  );
+});

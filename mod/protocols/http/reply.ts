@@ -1,7 +1,8 @@
 /**
  * What a route answers: a status, header lines and a body held in memory
- * or streamed from a file. The connection serializes it, adds Date,
- * Server, Content-Length and Connection, and leaves the body out for HEAD.
+ * or streamed from a file. The connection serializes it, adds Date, the
+ * generation's banner (Server, `X-Content-Type-Options: nosniff`),
+ * Content-Length and Connection, and leaves the body out for HEAD.
  *
  * @module
  */
@@ -33,8 +34,8 @@ export interface Reply {
   /** Close the connection after this reply. */
   readonly close?: boolean;
   /**
-   * The whole wire bytes, Date included, precomputed by
-   * {@linkcode constantReply} for replies that never change.
+   * The whole wire bytes, Date and banner included (one array per banner),
+   * precomputed by {@linkcode constantReply} for replies that never change.
    */
   readonly preset?: PresetResponses;
 }

@@ -14,6 +14,11 @@ export interface RouteContext {
   /** The protocol environment (config, aphorisms, daemon state). */
   readonly env: HttpEnv;
   /**
+   * Whether the connection's peer, as its transport reports it, is on
+   * loopback (`loopback.ts`); false when the model cannot say.
+   */
+  readonly fromLoopback: boolean;
+  /**
    * Reads the whole request body (at most `http.max_body`; 413 past it),
    * sending `100 Continue` first when the client waits for it.
    */
@@ -24,6 +29,11 @@ export interface RouteContext {
 export interface Route {
   /** Methods served; HEAD is implied by GET, OPTIONS by every route. */
   readonly methods: readonly Method[];
+  /**
+   * Served to loopback peers only: to anyone else the path is unknown
+   * (the admin routes under `[http] admin = "loopback"`). @default {false}
+   */
+  readonly loopbackOnly?: boolean;
   /** Answers a request; throws {@linkcode HttpError} to answer an error. */
   handle(request: HttpRequest, context: RouteContext): Reply | Promise<Reply>;
 }

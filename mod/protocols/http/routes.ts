@@ -3,6 +3,13 @@
  * under `docroot`, then 404. Adding a route (`/metrics`, `/status`) is one
  * more entry in {@linkcode builtInRoutes}.
  *
+ * The admin routes (`/metrics`, `/status`, `/status.json`) are in the
+ * table as `[http] admin` says: for anyone (`"on"`), for loopback peers
+ * only (`"loopback"`, the default), or not at all (`"off"`). To a peer
+ * they are not for, the path is unknown: the same answer as any other
+ * path koan does not serve (a file of that name under the docroot, else
+ * 404), so nothing tells that the route exists.
+ *
  * Method handling is uniform: HEAD is served wherever GET is, OPTIONS
  * answers 204 with `Allow`, any other recognised method the route does not
  * serve is 405 with `Allow`, CONNECT is 501 (koan is no proxy).
@@ -80,18 +87,32 @@ const statusJsonRoute = lazyRoute(
   async () => (await import("./observe_routes.ts")).statusJsonRoute,
 );
 
+/** The admin routes, for anyone. */
+const ADMIN_ROUTES: readonly (readonly [string, Route])[] = [
+  ["/metrics", metricsRoute],
+  ["/status", statusPageRoute],
+  ["/status.json", statusJsonRoute],
+];
+/** The admin routes, for loopback peers only. */
+const LOOPBACK_ADMIN_ROUTES = ADMIN_ROUTES.map((
+  [path, route],
+) => [path, { ...route, loopbackOnly: true }] as const);
+
 /**
  * The built-in routes for `env`. `/` says hello only when there is no
- * docroot; with one, `/` is the root's index.html.
+ * docroot; with one, `/` is the root's index.html. The admin routes are
+ * in as `[http] admin` says (see the module doc).
  */
 export function builtInRoutes(env: HttpEnv): Map<string, Route> {
   const routes = new Map<string, Route>([
     ["/healthz", healthRoute],
     ["/zen", zenRoute],
-    ["/metrics", metricsRoute],
-    ["/status", statusPageRoute],
-    ["/status.json", statusJsonRoute],
   ]);
+  const admin = env.settings.http.admin;
+  if (admin !== "off") {
+    const table = admin === "on" ? ADMIN_ROUTES : LOOPBACK_ADMIN_ROUTES;
+    for (const [path, route] of table) routes.set(path, route);
+  }
   if (env.files) {
     // With a docroot most requests are files: load the file server now,
     // not on the first request. A failed import is not this call's to
@@ -161,7 +182,9 @@ export interface DispatchOptions {
 }
 
 /**
- * Finds the route for `request` and runs it.
+ * Finds the route for `request` and runs it. A
+ * {@linkcode Route.loopbackOnly} route is skipped for any other peer, as
+ * if it were not in the table.
  *
  * @throws {HttpError} 404, 405 (with Allow), 501 for CONNECT.
  */
@@ -174,7 +197,10 @@ export function dispatch(
     throw new HttpError(501, "CONNECT is not implemented");
   }
   const route = options.routes.get(request.path);
-  if (route !== undefined) {
+  if (
+    route !== undefined &&
+    (route.loopbackOnly !== true || options.context.fromLoopback)
+  ) {
     if (serves(route.methods, method)) {
       return route.handle(request, options.context);
     }

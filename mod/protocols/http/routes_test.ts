@@ -25,7 +25,11 @@ function setup(
   };
   if (options.files) env.files = options.files;
   let body = new Uint8Array(0);
-  const context: RouteContext = { env, body: () => Promise.resolve(body) };
+  const context: RouteContext = {
+    env,
+    fromLoopback: true,
+    body: () => Promise.resolve(body),
+  };
   const run = async (
     method: Method,
     target: string,
@@ -112,6 +116,18 @@ Deno.test("/zen refuses a question past zen.max_question with 413", async () => 
   assert.ok(typeof reply === "object");
   assert.equal(reply.status, 413);
   assert.equal(decoder.decode(reply.body), "Error: question too long.");
+  // In JSON too, the refusal does not repeat the question it refused.
+  const question = "<script>" + "x".repeat(20) + "?";
+  const json = await run("POST", "/zen", {
+    body: question,
+    accept: "application/json",
+  });
+  assert.ok(typeof json === "object");
+  assert.equal(json.status, 413);
+  assert.deepEqual(JSON.parse(decoder.decode(json.body)), {
+    question: null,
+    answer: "Error: question too long.",
+  });
 });
 
 Deno.test("/zen does the configured simulated work", async () => {
@@ -142,6 +158,7 @@ Deno.test("dispatch() answers OPTIONS, 405 with Allow, 404 and 501", async () =>
       files: NO_FILES,
       context: {
         env: {} as HttpEnv,
+        fromLoopback: false,
         body: () => Promise.resolve(new Uint8Array()),
       },
     });

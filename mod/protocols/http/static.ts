@@ -12,6 +12,12 @@
  * names starting with `.` (except `.well-known`) are hidden (404). The
  * FileSource then refuses anything whose real path leaves the root.
  *
+ * A directory asked for without its final `/` is redirected to it, and
+ * the `Location` is rebuilt from the checked names, never copied from the
+ * request: one leading `/` (so `//example.com` cannot become a link to
+ * another host), each name and the query percent-encoded (so nothing in
+ * it can end the header or leave the URI).
+ *
  * @module
  */
 import mime from "mime";
@@ -23,6 +29,69 @@ import { contentTypeLine } from "./writer.ts";
 import { hexValue } from "./chars.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const encoder = new TextEncoder();
+
+/** Bytes a path segment may hold unencoded (RFC 3986 `pchar` less `%` and `'`). */
+const SEGMENT_SAFE = new Uint8Array(256);
+for (const char of "-._~!$&()*+,;=:@") SEGMENT_SAFE[char.charCodeAt(0)] = 1;
+for (let byte = 0x30; byte <= 0x39; byte++) SEGMENT_SAFE[byte] = 1;
+for (let byte = 0x41; byte <= 0x5a; byte++) {
+  SEGMENT_SAFE[byte] = SEGMENT_SAFE[byte + 0x20] = 1;
+}
+/** Bytes a query may hold unencoded: a segment's, `/` and `?`. */
+const QUERY_SAFE = SEGMENT_SAFE.slice();
+QUERY_SAFE[0x2f] = QUERY_SAFE[0x3f] = 1;
+
+const HEX = "0123456789ABCDEF";
+
+/**
+ * `text` as UTF-8, percent-encoding every byte not `safe`; with `escapes`,
+ * a `%` that already starts an escape is kept (the query arrives encoded).
+ */
+function percentEncode(
+  text: string,
+  options: { safe: Uint8Array; escapes: boolean },
+): string {
+  const bytes = encoder.encode(text);
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (
+      options.safe[byte] === 1 ||
+      (options.escapes && byte === 0x25 &&
+        hexValue(bytes[i + 1] ?? 0) >= 0 && hexValue(bytes[i + 2] ?? 0) >= 0)
+    ) {
+      out += String.fromCharCode(byte);
+    } else {
+      out += `%${HEX[byte >> 4]}${HEX[byte & 15]}`;
+    }
+  }
+  return out;
+}
+
+const SEGMENT = { safe: SEGMENT_SAFE, escapes: false };
+const QUERY = { safe: QUERY_SAFE, escapes: true };
+
+/**
+ * Where to redirect a directory asked for without its final `/`: its
+ * checked names under one `/`, percent-encoded, and the query
+ * re-encoded. It cannot name another host (`//host`, `/\host`) nor hold
+ * a byte that ends a header.
+ *
+ * @example Usage
+ * ```ts
+ * import { directoryLocation, safePath } from "./static.ts";
+ * const location = directoryLocation(safePath("//example.com"), 'a="<>');
+ * if (location !== "/example.com/?a=%22%3C%3E") throw new Error(location);
+ * ```
+ */
+export function directoryLocation(path: SafePath, query: string): string {
+  let location = "/";
+  for (const name of path.segments) {
+    location += `${percentEncode(name, SEGMENT)}/`;
+  }
+  return query === "" ? location : `${location}?${percentEncode(query, QUERY)}`;
+}
 
 /** A request path, decoded and checked. */
 export interface SafePath {
@@ -242,10 +311,9 @@ export async function serveStatic(
   const path = safePath(request.path);
   const found = await find(files, path);
   if (found === "redirect") {
-    const query = request.query ? `?${request.query}` : "";
     return {
       status: 301,
-      extra: `Location: ${request.path}/${query}\r\n`,
+      extra: `Location: ${directoryLocation(path, request.query)}\r\n`,
       body: new Uint8Array(0),
     };
   }

@@ -197,6 +197,52 @@ Deno.test("serveStatic() answers index.html for directories and redirects bare o
   assert.equal(await replyStatus(serveStatic(get("/%2e%2e/x"), ROOT)), 400);
 });
 
+/** A `Location` that stays on this host: one leading `/`, then only URI characters. */
+const SAME_HOST =
+  /^Location: \/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*\r\n$/;
+
+Deno.test("serveStatic() redirects a bare directory to a path that cannot leave the host", async () => {
+  const root = memoryRoot({
+    "example.com/index.html": "x",
+    'a b"<c>/index.html': "y",
+    "caf\u00e9/index.html": "z",
+  });
+  for (
+    const [target, location] of [
+      ["//example.com", "/example.com/"],
+      ["///example.com", "/example.com/"],
+      ["/./example.com", "/example.com/"],
+      ["/.", "/"],
+      ["//.", "/"],
+      ["//example.com?next=//evil.test", "/example.com/?next=//evil.test"],
+      ['/example.com?a="<>', "/example.com/?a=%22%3C%3E"],
+      [
+        "/example.com?a\r\nSet-Cookie: x=1",
+        "/example.com/?a%0D%0ASet-Cookie:%20x=1",
+      ],
+      ["/example.com?q=%41%zz%", "/example.com/?q=%41%25zz%25"],
+      ["/example.com?\u00e9", "/example.com/?%C3%A9"],
+      ["/a%20b%22%3Cc%3E", "/a%20b%22%3Cc%3E/"],
+      ["/caf%C3%A9", "/caf%C3%A9/"],
+    ]
+  ) {
+    const reply = await serveStatic(get(target!), root);
+    assert.equal(reply.status, 301, target);
+    assert.equal(reply.extra, `Location: ${location}\r\n`, target);
+    assert.match(reply.extra!, SAME_HOST, target);
+  }
+  // Backslashes, which browsers read as slashes, never reach a Location.
+  for (
+    const target of ["/\\example.com", "/%5Cexample.com", "/%2F/example.com"]
+  ) {
+    assert.equal(
+      await replyStatus(serveStatic(get(target), root)),
+      400,
+      target,
+    );
+  }
+});
+
 Deno.test("serveStatic() answers 304 to matching validators", async () => {
   const first = await serveStatic(get("/docs/guide.txt"), ROOT);
   const etag = /ETag: (\S+)\r\n/.exec(first.extra!)![1]!;

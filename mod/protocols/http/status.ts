@@ -38,7 +38,9 @@ export function reasonOf(status: number): string {
 
 /**
  * A request that must be answered with `status` and then closed. The
- * message is the detail shown in the response body and the access log.
+ * message is the detail the access log shows; the response body is the
+ * status's fixed page (`writer.ts`), never the detail, which may quote the
+ * request.
  *
  * @example Usage
  * ```ts

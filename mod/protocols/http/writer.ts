@@ -1,9 +1,9 @@
 /**
  * Response serialization into a reusable per-connection buffer. Constant
- * parts are bytes computed once (status lines, `Server`, content types);
- * `Date` is rendered once per second for the whole process. Responses to a
- * pipelined batch accumulate in one {@linkcode OutBuffer} and leave in one
- * write (the TCP_CORK effect).
+ * parts are bytes computed once (status lines, the {@linkcode Banner}
+ * lines, content types, error pages); `Date` is rendered once per second
+ * for the whole process. Responses to a pipelined batch accumulate in one
+ * {@linkcode OutBuffer} and leave in one write (the TCP_CORK effect).
  *
  * @module
  */
@@ -140,11 +140,6 @@ export function statusLine(status: number): Uint8Array {
   return line;
 }
 
-/** `Server: koan/<version>\r\n`. */
-export const SERVER_LINE: Uint8Array = encoder.encode(
-  `Server: koan/${VERSION}\r\n`,
-);
-
 /** Monotonic time (ms) at which the cached Date line goes stale. */
 let dateStaleAt = -Infinity;
 let dateBytes: Uint8Array = new Uint8Array(0);
@@ -172,28 +167,77 @@ export function dateLine(mono: number = performance.now()): Uint8Array {
 
 let lastDate = "";
 
-/** Per status: the status line, Date and Server as one array, and the Date it was built with. */
-const prefixes: { bytes: Uint8Array; version: number }[] = [];
+/** Arrays per constant reply and banner: one per {@linkcode tailIndex}. */
+const TAILS = 6;
 
 /**
- * Status line, Date and Server lines as one byte array (one copy per
- * response instead of three), rebuilt when the Date line changes.
+ * The lines every response koan writes carries after its status line and
+ * Date: `Server`, and `X-Content-Type-Options: nosniff` (no browser may
+ * take koan's text for a script or a page). There are two, built once:
+ * {@linkcode PLAIN_BANNER} (`Server: koan`, the default) and
+ * {@linkcode VERSIONED_BANNER} (`Server: koan/<version>`, for `[http]
+ * server_tokens`). A configuration generation picks one, so a reload that
+ * flips `server_tokens` changes the answers made after it, constant
+ * replies included: they keep their arrays per banner.
  */
-export function responsePrefix(status: number, mono?: number): Uint8Array {
-  const date = dateLine(mono);
-  const cached = prefixes[status];
-  if (cached !== undefined && cached.version === dateVersion) {
-    return cached.bytes;
+export class Banner {
+  /** Added to a {@linkcode tailIndex}: where a {@linkcode PresetResponses} keeps this banner's arrays. */
+  readonly presetBase: number;
+  /** The lines, as bytes. */
+  readonly lines: Uint8Array;
+  /** Per status: the prefix and the Date it was built with. */
+  #prefixes: ({ bytes: Uint8Array; version: number } | undefined)[] = [];
+
+  /** `server` is the Server header's value. */
+  constructor(presetBase: number, server: string) {
+    this.presetBase = presetBase;
+    this.lines = encoder.encode(
+      `Server: ${server}\r\nX-Content-Type-Options: nosniff\r\n`,
+    );
   }
-  const line = statusLine(status);
-  const bytes = new Uint8Array(line.length + date.length + SERVER_LINE.length);
-  bytes.set(line);
-  bytes.set(date, line.length);
-  bytes.set(SERVER_LINE, line.length + date.length);
-  if (status >= 100 && status < 600) {
-    prefixes[status] = { bytes, version: dateVersion };
+
+  /**
+   * Status line, Date and this banner's lines as one byte array (one copy
+   * per response instead of three), rebuilt when the Date line changes.
+   * `mono`: see {@linkcode dateLine}.
+   */
+  prefix(status: number, mono?: number): Uint8Array {
+    const date = dateLine(mono);
+    const cached = this.#prefixes[status];
+    if (cached !== undefined && cached.version === dateVersion) {
+      return cached.bytes;
+    }
+    const line = statusLine(status);
+    const lines = this.lines;
+    const bytes = new Uint8Array(line.length + date.length + lines.length);
+    bytes.set(line);
+    bytes.set(date, line.length);
+    bytes.set(lines, line.length + date.length);
+    if (status >= 100 && status < 600) {
+      this.#prefixes[status] = { bytes, version: dateVersion };
+    }
+    return bytes;
   }
-  return bytes;
+}
+
+/** `Server: koan`: the default. */
+export const PLAIN_BANNER: Banner = new Banner(0, "koan");
+/** `Server: koan/<version>`: with `[http] server_tokens = true`. */
+export const VERSIONED_BANNER: Banner = new Banner(TAILS, `koan/${VERSION}`);
+const BANNERS = [PLAIN_BANNER, VERSIONED_BANNER];
+
+/**
+ * The banner for `[http] server_tokens`.
+ *
+ * @example Usage
+ * ```ts
+ * import { bannerOf } from "./writer.ts";
+ * const text = new TextDecoder().decode(bannerOf(false).lines);
+ * if (!text.startsWith("Server: koan\r\n")) throw new Error(text);
+ * ```
+ */
+export function bannerOf(serverTokens: boolean): Banner {
+  return serverTokens ? VERSIONED_BANNER : PLAIN_BANNER;
 }
 
 /** The Content-Type line for `type`, as bytes, cached. */
@@ -233,11 +277,13 @@ export interface HeadOptions {
   connection: ConnectionHeader;
   /** A recent `performance.now()`, for the Date line. */
   now?: number;
+  /** The Server and nosniff lines. @default {PLAIN_BANNER} */
+  banner?: Banner | undefined;
 }
 
 /**
- * Appends a response head: status line, Date, Server, then the given
- * lines, Content-Length, Connection and the blank line.
+ * Appends a response head: status line, Date, the banner's lines, then
+ * the given lines, Content-Length, Connection and the blank line.
  *
  * @example Usage
  * ```ts
@@ -253,7 +299,7 @@ export function writeHead(
   status: number,
   options: HeadOptions,
 ): void {
-  out.put(responsePrefix(status, options.now));
+  out.put((options.banner ?? PLAIN_BANNER).prefix(status, options.now));
   if (options.fixed !== undefined) out.put(options.fixed);
   if (options.extra !== undefined) out.putAscii(options.extra);
   if (options.contentLength >= 0) {
@@ -266,14 +312,18 @@ export function writeHead(
   out.put(CRLF);
 }
 
-/** Index into {@linkcode presetTails} for a Connection header and HEAD-ness. */
+/**
+ * Index into {@linkcode presetTails} for a Connection header and
+ * HEAD-ness; plus a {@linkcode Banner.presetBase}, the index for
+ * {@linkcode PresetResponses.get}.
+ */
 export function tailIndex(connection: ConnectionHeader, head: boolean): number {
   return (connection === "none" ? 0 : connection === "close" ? 2 : 4) +
     (head ? 1 : 0);
 }
 
 /**
- * Everything after the Server line of a constant response, precomputed
+ * Everything after the banner's lines of a constant response, precomputed
  * for each Connection header, with and without the body (HEAD): the hot
  * path then copies two arrays per response. Index with {@linkcode tailIndex}.
  */
@@ -300,17 +350,23 @@ export function presetTails(
 }
 
 /**
- * The whole wire bytes of a constant reply, one array per
- * {@linkcode tailIndex}: status line, Date and Server before the preset
- * tail, so that serving it is one copy. Rebuilt when the Date line
- * changes (once a second, and only for the tails in use).
+ * The whole wire bytes of a constant reply, one array per banner and
+ * {@linkcode tailIndex}: status line, Date and the banner's lines before
+ * the preset tail, so that serving it is one copy. Rebuilt when the Date
+ * line changes (once a second, and only for the arrays in use).
  *
  * @example Usage
  * ```ts
- * import { PresetResponses, presetTails, tailIndex } from "./writer.ts";
+ * import {
+ *   PLAIN_BANNER,
+ *   PresetResponses,
+ *   presetTails,
+ *   tailIndex,
+ * } from "./writer.ts";
  * const body = new TextEncoder().encode("ok");
  * const preset = new PresetResponses(200, presetTails({ body }));
- * const text = new TextDecoder().decode(preset.get(tailIndex("none", false)));
+ * const index = PLAIN_BANNER.presetBase + tailIndex("none", false);
+ * const text = new TextDecoder().decode(preset.get(index));
  * if (!text.startsWith("HTTP/1.1 200 OK\r\nDate: ")) throw new Error(text);
  * if (!text.endsWith("\r\n\r\nok")) throw new Error(text);
  * ```
@@ -328,17 +384,23 @@ export class PresetResponses {
     this.#tails = tails;
   }
 
-  /** The response for tail `index`, its Date current as of `mono` (see {@linkcode dateLine}). */
+  /**
+   * The response for `index` (a {@linkcode Banner.presetBase} plus a
+   * {@linkcode tailIndex}), its Date current as of `mono` (see
+   * {@linkcode dateLine}).
+   */
   get(index: number, mono?: number): Uint8Array {
     dateLine(mono);
     if (this.#version !== dateVersion) {
       this.#version = dateVersion;
-      this.#whole = new Array(this.#tails.length).fill(undefined);
+      this.#whole = new Array(TAILS * BANNERS.length).fill(undefined);
     }
     let bytes = this.#whole[index];
     if (bytes === undefined) {
-      const prefix = responsePrefix(this.#status, mono);
-      const tail = this.#tails[index]!;
+      const tailAt = index % TAILS;
+      const banner = BANNERS[(index - tailAt) / TAILS]!;
+      const prefix = banner.prefix(this.#status, mono);
+      const tail = this.#tails[tailAt]!;
       bytes = new Uint8Array(prefix.length + tail.length);
       bytes.set(prefix);
       bytes.set(tail, prefix.length);
@@ -352,34 +414,82 @@ export class PresetResponses {
 export const TEXT_PLAIN = "text/plain; charset=utf-8";
 const TEXT_PLAIN_LINE = contentTypeLine(TEXT_PLAIN);
 
+const ERROR_PAGES = new Map<number, Uint8Array>();
+
+/**
+ * The body of every error answer with `status`: `404 Not Found\n`. Fixed
+ * text, never the error's detail: details name what the request held (a
+ * path, a method, a header), and an error page that repeats the request
+ * is a reflection an attacker can use. The detail goes to the access log.
+ */
+export function errorPage(status: number): Uint8Array {
+  let page = ERROR_PAGES.get(status);
+  if (page === undefined) {
+    page = encoder.encode(`${status} ${reasonOf(status)}\n`);
+    if (status >= 100 && status < 600) ERROR_PAGES.set(status, page);
+  }
+  return page;
+}
+
+/** Options for {@linkcode writeError}. */
+export interface ErrorOptions {
+  /** The request was HEAD: no body. @default {false} */
+  head?: boolean;
+  /** The Server and nosniff lines. @default {PLAIN_BANNER} */
+  banner?: Banner;
+}
+
 /**
  * Appends the response for an {@linkcode HttpError}: the status, its
- * detail as text, and `Connection: close` (koan closes after every error).
- * This is the one place parse and limit errors become bytes. Returns the
- * bytes appended.
+ * fixed page ({@linkcode errorPage}), and `Connection: close` (koan
+ * closes after every error). This is the one place parse and limit errors
+ * become bytes. Returns the bytes appended.
+ *
+ * @example Usage
+ * ```ts
+ * import { OutBuffer, writeError } from "./writer.ts";
+ * import { HttpError } from "./status.ts";
+ * const out = new OutBuffer();
+ * writeError(out, new HttpError(404, 'No route for "/<script>"'));
+ * const text = new TextDecoder().decode(out.view());
+ * if (!text.endsWith("\r\n\r\n404 Not Found\n")) throw new Error(text);
+ * ```
  */
 export function writeError(
   out: OutBuffer,
   error: HttpError,
-  options: { head?: boolean } = {},
+  options: ErrorOptions = {},
 ): number {
   const before = out.length;
-  const body = encoder.encode(
-    `${error.status} ${reasonOf(error.status)}: ${error.message}\n`,
-  );
+  const body = errorPage(error.status);
   writeHead(out, error.status, {
     fixed: TEXT_PLAIN_LINE,
     extra: error.headers || undefined,
     contentLength: body.length,
     connection: "close",
+    banner: options.banner,
   });
   if (!options.head) out.put(body);
   return out.length - before;
 }
 
-/** A complete error response as fresh bytes (busy reply, header timeout). */
-export function errorBytes(error: HttpError): Uint8Array {
+/**
+ * A complete error response as fresh bytes (busy reply, header timeout).
+ *
+ * @example Usage
+ * ```ts
+ * import { errorBytes, VERSIONED_BANNER } from "./writer.ts";
+ * import { HttpError } from "./status.ts";
+ * const bytes = errorBytes(new HttpError(408, "slow"), VERSIONED_BANNER);
+ * const text = new TextDecoder().decode(bytes);
+ * if (!text.includes("\r\nServer: koan/")) throw new Error(text);
+ * ```
+ */
+export function errorBytes(
+  error: HttpError,
+  banner: Banner = PLAIN_BANNER,
+): Uint8Array {
   const out = new OutBuffer(256);
-  writeError(out, error);
+  writeError(out, error, { banner });
   return out.view().slice();
 }

@@ -2,13 +2,15 @@ import assert from "node:assert/strict";
 import { VERSION } from "../../util/version.ts";
 import { HttpError } from "./status.ts";
 import {
+  bannerOf,
   dateLine,
   errorBytes,
   OutBuffer,
+  PLAIN_BANNER,
   PresetResponses,
   presetTails,
-  responsePrefix,
   tailIndex,
+  VERSIONED_BANNER,
   writeError,
   writeHead,
 } from "./writer.ts";
@@ -16,7 +18,7 @@ import {
 const decoder = new TextDecoder();
 const text = (out: OutBuffer) => decoder.decode(out.view());
 
-Deno.test("writeHead() writes status, Date, Server, fields, length, blank line", () => {
+Deno.test("writeHead() writes status, Date, Server, nosniff, fields, length, blank line", () => {
   const out = new OutBuffer(16);
   writeHead(out, 200, {
     fixed: new TextEncoder().encode("Content-Type: text/plain\r\n"),
@@ -30,14 +32,33 @@ Deno.test("writeHead() writes status, Date, Server, fields, length, blank line",
     lines[1]!,
     /^Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$/,
   );
-  assert.equal(lines[2], `Server: koan/${VERSION}`);
-  assert.deepEqual(lines.slice(3), [
+  assert.equal(lines[2], "Server: koan");
+  assert.equal(lines[3], "X-Content-Type-Options: nosniff");
+  assert.deepEqual(lines.slice(4), [
     "Content-Type: text/plain",
     'ETag: "x"',
     "Content-Length: 1234567",
     "",
     "",
   ]);
+});
+
+Deno.test("writeHead() names the version in Server only with the versioned banner", () => {
+  assert.equal(bannerOf(false), PLAIN_BANNER);
+  assert.equal(bannerOf(true), VERSIONED_BANNER);
+  for (
+    const [banner, server] of [
+      [undefined, "Server: koan"],
+      [PLAIN_BANNER, "Server: koan"],
+      [VERSIONED_BANNER, `Server: koan/${VERSION}`],
+    ] as const
+  ) {
+    const out = new OutBuffer();
+    writeHead(out, 204, { contentLength: -1, connection: "none", banner });
+    const lines = text(out).split("\r\n");
+    assert.equal(lines[2], server);
+    assert.equal(lines[3], "X-Content-Type-Options: nosniff");
+  }
 });
 
 Deno.test("writeHead() says close or keep-alive only when it must", () => {
@@ -95,12 +116,16 @@ Deno.test("presetTails() equals what writeHead() would write", () => {
       const full = text(out);
       const tail = decoder.decode(tails[tailIndex(connection, head)]);
       assert.ok(full.endsWith(tail), `${connection} ${head}`);
-      assert.ok(full.slice(0, -tail.length).endsWith(`koan/${VERSION}\r\n`));
+      assert.ok(
+        full.slice(0, -tail.length).endsWith(
+          "Server: koan\r\nX-Content-Type-Options: nosniff\r\n",
+        ),
+      );
     }
   }
 });
 
-Deno.test("writeError() answers the status with its detail and closes", () => {
+Deno.test("writeError() answers the status with its fixed page, never the detail, and closes", () => {
   const out = new OutBuffer();
   const error = new HttpError(
     405,
@@ -113,37 +138,46 @@ Deno.test("writeError() answers the status with its detail and closes", () => {
   assert.match(response, /^HTTP\/1\.1 405 Method Not Allowed\r\n/);
   assert.match(response, /\r\nAllow: GET\r\n/);
   assert.match(response, /\r\nConnection: close\r\n/);
-  assert.ok(
-    response.endsWith(
-      "\r\n\r\n405 Method Not Allowed: POST is not allowed here\n",
-    ),
-  );
+  assert.match(response, /\r\nX-Content-Type-Options: nosniff\r\n/);
+  assert.ok(response.endsWith("\r\n\r\n405 Method Not Allowed\n"), response);
+  assert.ok(!response.includes("POST is not allowed"));
   const head = new OutBuffer();
   writeError(head, error, { head: true });
   assert.ok(text(head).endsWith("\r\n\r\n"), "HEAD gets no body");
 });
 
-Deno.test("errorBytes() is a standalone copy", () => {
+Deno.test("errorBytes() is a standalone copy, with the banner asked for", () => {
   const bytes = errorBytes(new HttpError(408, "slow"));
   assert.match(decoder.decode(bytes), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+  assert.match(decoder.decode(bytes), /\r\nServer: koan\r\n/);
+  const versioned = errorBytes(new HttpError(408, "slow"), VERSIONED_BANNER);
+  assert.ok(
+    decoder.decode(versioned).includes(`\r\nServer: koan/${VERSION}\r\n`),
+  );
 });
 
-Deno.test("PresetResponses.get() is the prefix and the tail in one array, kept for the second", async () => {
+Deno.test("PresetResponses.get() is the prefix and the tail in one array per banner, kept for the second", async () => {
   const body = new TextEncoder().encode("Hello, world!");
   const tails = presetTails({ body });
   const preset = new PresetResponses(200, tails);
-  for (const connection of ["none", "close", "keep-alive"] as const) {
-    for (const head of [false, true]) {
-      const index = tailIndex(connection, head);
-      const now = performance.now();
-      const bytes = preset.get(index, now);
-      const prefix = responsePrefix(200, now);
-      assert.deepEqual(
-        bytes,
-        new Uint8Array([...prefix, ...tails[index]!]),
-        `${connection}${head ? ", HEAD" : ""}`,
-      );
-      assert.equal(preset.get(index, now), bytes, "built once");
+  for (const banner of [PLAIN_BANNER, VERSIONED_BANNER]) {
+    for (const connection of ["none", "close", "keep-alive"] as const) {
+      for (const head of [false, true]) {
+        const index = tailIndex(connection, head);
+        const now = performance.now();
+        const bytes = preset.get(banner.presetBase + index, now);
+        const prefix = banner.prefix(200, now);
+        assert.deepEqual(
+          bytes,
+          new Uint8Array([...prefix, ...tails[index]!]),
+          `${connection}${head ? ", HEAD" : ""}`,
+        );
+        assert.equal(
+          preset.get(banner.presetBase + index, now),
+          bytes,
+          "built once",
+        );
+      }
     }
   }
   // A new second: a new Date line, so new bytes.
@@ -154,7 +188,7 @@ Deno.test("PresetResponses.get() is the prefix and the tail in one array, kept f
   assert.notEqual(after, before);
   assert.equal(
     after,
-    decoder.decode(responsePrefix(200, now)) + decoder.decode(tails[0]!),
+    decoder.decode(PLAIN_BANNER.prefix(200, now)) + decoder.decode(tails[0]!),
   );
 });
 

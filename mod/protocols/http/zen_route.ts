@@ -6,7 +6,9 @@
  * (200, as Zen answers it rather than failing), a question longer than
  * `zen.max_question` gets 413 `Error: question too long.` and a close.
  * `Accept: application/json` turns the answer into
- * `{"question": ..., "answer": ...}`.
+ * `{"question": ..., "answer": ...}`; the 413's `question` is `null`, as a
+ * refusal never repeats what it refused. Errors (400) are the writer's
+ * fixed pages.
  *
  * @module
  */
@@ -71,7 +73,7 @@ async function answer(
   const json = wantsJson(request.accept);
   if (encoder.encode(question).length > env.settings.zen.max_question) {
     const reply = json
-      ? jsonReply(413, question, TOO_LONG)
+      ? jsonReply(413, null, TOO_LONG)
       : textReply(413, TOO_LONG);
     return { ...reply, close: true };
   }
@@ -81,7 +83,11 @@ async function answer(
   return json ? jsonReply(200, question, bytes) : textReply(200, bytes);
 }
 
-function jsonReply(status: number, question: string, bytes: Uint8Array) {
+function jsonReply(
+  status: number,
+  question: string | null,
+  bytes: Uint8Array,
+): Reply {
   return textReply(
     status,
     JSON.stringify({ question, answer: decoder.decode(bytes) }),
