@@ -21,6 +21,7 @@ import {
   type Setting,
   type Valibot,
 } from "./settings.ts";
+import { loadCidr } from "./cidr.ts";
 import { ConfigError } from "./error.ts";
 
 export { ConfigError };
@@ -222,7 +223,16 @@ export async function buildConfig(
   const v = isTable(raw) && givesValues(raw, overrides, options)
     ? await import("valibot")
     : undefined;
+  if (v !== undefined && namesCidrList(raw)) await loadCidr();
   return buildConfigWith(v, raw, overrides, options);
+}
+
+/** Whether a listener of `raw` sets `trusted_proxies` (checked by ipaddr.js). */
+function namesCidrList(raw: unknown): boolean {
+  if (!isTable(raw) || !Array.isArray(raw.listener)) return false;
+  return raw.listener.some((listener) =>
+    isTable(listener) && listener.trusted_proxies !== undefined
+  );
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   accessFormatProblem,
   logDestinationProblem,
 } from "./access_variables.ts";
+import { cidrProblem } from "./cidr.ts";
 
 /** valibot's namespace, given to a setting's schema builder. */
 export type Valibot = typeof v;
@@ -146,6 +147,40 @@ export const LISTENER = {
     "connections per worker at once; 1 = blocking pool; 0 = unlimited",
     { models: ["threads", "processes"] },
   ),
+  tls_cert: setting(
+    text,
+    "",
+    "PEM certificate chain: serve this listener over TLS 1.2/1.3 (with tls_key); re-read on SIGHUP",
+  ),
+  tls_key: setting(
+    text,
+    "",
+    "PEM private key for tls_cert",
+  ),
+  tls_alpn: setting(
+    (v) => v.boolean(),
+    false,
+    'offer ALPN "http/1.1" (HTTP listeners with TLS)',
+  ),
+  socket_mode: setting(
+    checked((value) =>
+      value === "" || /^0?[0-7]{3}$/.test(value)
+        ? undefined
+        : 'must be an octal mode such as "0660", or "" for the umask\'s'
+    ),
+    "",
+    'unix: listeners: the socket file\'s mode, such as "0660"; "": as the umask leaves it',
+  ),
+  proxy_protocol: setting(
+    (v) => v.boolean(),
+    false,
+    "expect a PROXY protocol header (v1 or v2) first on each connection, from trusted_proxies only",
+  ),
+  trusted_proxies: setting(
+    (v) => v.array(checked(cidrProblem)(v)),
+    [] as string[],
+    "addresses and CIDR blocks whose PROXY headers and X-Forwarded-For / Forwarded are believed",
+  ),
 } as const;
 
 /** Single settings, by section. */
@@ -224,6 +259,21 @@ export const SECTIONS = {
       "loopback",
       "who gets /metrics, /status and /status.json: loopback peers only | anyone | nobody (404)",
     ),
+    request_rate: setting(
+      (v) =>
+        v.pipe(
+          v.number(),
+          v.minValue(0, "must be 0 or more requests a second"),
+          v.maxValue(1_000_000, "must be at most 1000000"),
+        ),
+      0,
+      "requests a second per client address (a token bucket, as nginx's limit_req); past it 429 with Retry-After; 0 = off",
+    ),
+    request_burst: setting(
+      count(0),
+      0,
+      "requests a client may make at once above request_rate",
+    ),
     server_tokens: setting(
       (v) => v.boolean(),
       false,
@@ -240,6 +290,21 @@ export const SECTIONS = {
       count(0, 10_000_000),
       0,
       "open connections per client address per listener; 0 = off",
+    ),
+    rate_per_source: setting(
+      (v) =>
+        v.pipe(
+          v.number(),
+          v.minValue(0, "must be 0 or more connections a second"),
+          v.maxValue(1_000_000, "must be at most 1000000"),
+        ),
+      0,
+      "new connections a second per client address per listener (xinetd's cps); past it refused; 0 = off",
+    ),
+    rate_burst: setting(
+      count(0),
+      0,
+      "new connections a client may open at once above rate_per_source",
     ),
     shutdown_timeout: setting(
       seconds,

@@ -42,10 +42,19 @@ export interface Transport {
 
 /** Where a connection comes from, as text (`"127.0.0.1:4242"`, `"[::1]:4242"`, `"stdin"`). */
 export interface ConnectionInfo {
-  /** Remote address. */
+  /**
+   * Remote address: the client's, as a PROXY protocol header from a
+   * trusted proxy gave it, else the socket's peer.
+   */
   peer: string;
   /** Local address the client reached. */
   local: string;
+  /**
+   * The socket's peer is in the listener's `trusted_proxies`: forwarded
+   * headers (`X-Forwarded-For`, `Forwarded`) may be believed. Absent:
+   * not trusted.
+   */
+  trustedProxy?: boolean;
 }
 
 /** How a connection or request ended, as written in the access log. */
