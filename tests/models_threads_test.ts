@@ -63,6 +63,9 @@ Deno.test("threads: SIGTTIN adds a thread, SIGTTOU retires one", async () => {
     config: config(port),
     ports: [port],
   });
+  // The port listens once the first thread accepts; the second says so
+  // a moment later.
+  await daemon.waitForLog(/w2 accepting on/);
   assert.deepEqual(acceptingTags(daemon).sort(), ["w1", "w2"]);
   assert.equal(listeningSockets(port), 1, "one socket for every thread");
   const sockets = socketCount(daemon.pid);

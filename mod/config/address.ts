@@ -1,30 +1,80 @@
 /**
- * Listener addresses as users write them: `host:port`, `[v6]:port`, `:port`.
+ * Listener addresses as users write them: `host:port`, `[v6]:port`,
+ * `:port`, or `unix:/path` for a unix-domain socket.
  *
  * @module
  */
 
+/** Longest unix socket path, in bytes (`sun_path` holds 108, with its NUL). */
+export const UNIX_PATH_MAX = 107;
+
+/**
+ * Length in bytes of the temporary name (`.koan-` and six characters) a
+ * unix socket is bound under, in the directory of its path, before it is
+ * renamed into place (see `net/unix.ts`): the directory must leave room
+ * for it.
+ */
+export const UNIX_STAGING_NAME_BYTES = 12;
+
 /** A parsed listening address. */
 export interface Address {
-  /** IP or host name; `0.0.0.0` for `:port`. */
+  /** IP or host name; `0.0.0.0` for `:port`; `""` for a unix socket. */
   hostname: string;
-  /** 1..65535. */
+  /** 1..65535; 0 for a unix socket. */
   port: number;
+  /** The socket file's absolute path, for `unix:/path` only. */
+  path?: string;
+}
+
+/** The prefix of a unix-domain socket address. */
+export const UNIX_PREFIX = "unix:";
+
+const encoder = new TextEncoder();
+
+function parseUnix(text: string): Address {
+  const path = text.slice(UNIX_PREFIX.length);
+  if (!path.startsWith("/")) {
+    throw new RangeError(
+      `"${text}" has no absolute path: write unix:/run/koan/http.sock`,
+    );
+  }
+  if (path.includes("\0")) throw new RangeError(`"${text}" has a NUL byte`);
+  if (path.endsWith("/")) {
+    throw new RangeError(`"${text}" names a directory, not a socket file`);
+  }
+  const bytes = encoder.encode(path).length;
+  if (bytes > UNIX_PATH_MAX) {
+    throw new RangeError(
+      `"${text}" is ${bytes} bytes long; a unix socket path may have ${UNIX_PATH_MAX}`,
+    );
+  }
+  const directory = encoder.encode(path.slice(0, path.lastIndexOf("/"))).length;
+  const room = UNIX_PATH_MAX - UNIX_STAGING_NAME_BYTES - 1;
+  if (directory > room) {
+    throw new RangeError(
+      `"${text}" is in a directory of ${directory} bytes; koan binds the socket under a temporary name there first, which needs a directory of at most ${room}`,
+    );
+  }
+  return { hostname: "", port: 0, path };
 }
 
 /**
- * Parses `host:port`, `[v6]:port` or `:port`.
+ * Parses `host:port`, `[v6]:port`, `:port` or `unix:/path`.
  *
  * @example Usage
  * ```ts
  * import { parseAddress } from "./address.ts";
  * const a = parseAddress("[::1]:1060");
  * if (a.hostname !== "::1" || a.port !== 1060) throw new Error("bad parse");
+ * const u = parseAddress("unix:/run/koan/http.sock");
+ * if (u.path !== "/run/koan/http.sock") throw new Error("bad parse");
  * ```
  *
- * @throws {RangeError} when the text is not an address or the port is outside 1..65535.
+ * @throws {RangeError} when the text is not an address, the port is
+ * outside 1..65535, or a unix path is relative or too long.
  */
 export function parseAddress(text: string): Address {
+  if (text.startsWith(UNIX_PREFIX)) return parseUnix(text);
   let hostname: string;
   let portText: string;
   if (text.startsWith("[")) {
@@ -56,8 +106,9 @@ export function parseAddress(text: string): Address {
   return { hostname, port };
 }
 
-/** Formats an address back as text, bracketing IPv6. */
+/** Formats an address back as text: IPv6 in brackets, `unix:/path` for a unix socket. */
 export function formatAddress(address: Address): string {
+  if (address.path !== undefined) return `${UNIX_PREFIX}${address.path}`;
   return address.hostname.includes(":")
     ? `[${address.hostname}]:${address.port}`
     : `${address.hostname}:${address.port}`;
@@ -67,11 +118,17 @@ export function formatAddress(address: Address): string {
  * A client's target: `host:port`, `[v6]:port`, `:port` (this host) or a
  * bare host (the Zen port, 1060).
  *
- * @throws {RangeError} when the text is not an address.
+ * @throws {RangeError} when the text is not an address, or is a unix
+ * socket (the clients connect over TCP).
  */
 export function clientAddress(
   text: string,
 ): { hostname: string; port: number } {
+  if (text.startsWith(UNIX_PREFIX)) {
+    throw new RangeError(
+      `"${text}" is a unix socket; the client connects over TCP only`,
+    );
+  }
   const bare = !text.includes(":") ||
     (text.includes("::") && !text.startsWith("["));
   const address = parseAddress(

@@ -157,7 +157,26 @@ function buildListener(
       LISTENER.concurrency,
       raw.concurrency ?? 0,
     ),
-  } as ListenerConfig;
+    ...tlsSettings(v, raw, key),
+    socket_mode: check(
+      v,
+      `${key}.socket_mode`,
+      LISTENER.socket_mode,
+      raw.socket_mode ?? "",
+    ),
+    proxy_protocol: check(
+      v,
+      `${key}.proxy_protocol`,
+      LISTENER.proxy_protocol,
+      raw.proxy_protocol ?? false,
+    ),
+    trusted_proxies: check(
+      v,
+      `${key}.trusted_proxies`,
+      LISTENER.trusted_proxies,
+      raw.trusted_proxies ?? [],
+    ),
+  } satisfies ListenerConfig;
   try {
     parseAddress(listener.address);
   } catch (error) {
@@ -165,6 +184,47 @@ function buildListener(
     throw new ConfigError(`${key}.address`, error.message);
   }
   return { listener, explicit: new Set(Object.keys(raw)) };
+}
+
+/**
+ * A listener's TLS settings, checked as a pair: a certificate needs its
+ * key and a key its certificate. Whether the files hold a usable pair is
+ * judged where they are read (`net/tls.ts`, at start, reload and
+ * check-config).
+ */
+function tlsSettings(
+  v: Valibot | undefined,
+  raw: Table,
+  key: string,
+): Pick<ListenerConfig, "tls_cert" | "tls_key" | "tls_alpn"> {
+  const tls = {
+    tls_cert: check(
+      v,
+      `${key}.tls_cert`,
+      LISTENER.tls_cert,
+      raw.tls_cert ?? "",
+    ),
+    tls_key: check(v, `${key}.tls_key`, LISTENER.tls_key, raw.tls_key ?? ""),
+    tls_alpn: check(
+      v,
+      `${key}.tls_alpn`,
+      LISTENER.tls_alpn,
+      raw.tls_alpn ?? false,
+    ),
+  };
+  if (tls.tls_cert && !tls.tls_key) {
+    throw new ConfigError(
+      `${key}.tls_key`,
+      `must be set when tls_cert is (the private key of "${tls.tls_cert}")`,
+    );
+  }
+  if (tls.tls_key && !tls.tls_cert) {
+    throw new ConfigError(
+      `${key}.tls_cert`,
+      `must be set when tls_key is (the certificate chain for "${tls.tls_key}")`,
+    );
+  }
+  return tls;
 }
 
 function appliesTo(setting: Setting, model: ModelName): boolean {
@@ -347,6 +407,14 @@ function buildListeners(
           `listener[${index}].${name} does not apply to model "${listener.model}" and is ignored`,
         );
       }
+    }
+    if (
+      explicit[index]?.has("tls_alpn") && listener.tls_alpn &&
+      (!listener.tls_cert || listener.protocol !== "http")
+    ) {
+      notes.push(
+        `listener[${index}].tls_alpn offers "http/1.1" only on an http listener with tls_cert, and is ignored here`,
+      );
     }
     if (listener.workers === 0) listener.workers = cpuCount();
   });

@@ -127,7 +127,7 @@ export const LISTENER = {
   address: setting(
     (v) => v.pipe(v.string(), v.nonEmpty("must not be empty")),
     "127.0.0.1:1060",
-    "host:port, [v6]:port or :port",
+    "host:port, [v6]:port, :port, or unix:/absolute/path",
   ),
   model: setting(
     enumOf(MODEL_NAMES),

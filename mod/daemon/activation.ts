@@ -12,6 +12,11 @@
  * socket handles are unavailable it is adopted through `node:net` instead
  * and only models that accept in this isolate can serve it.
  *
+ * A unix-domain socket (`ListenStream=/run/koan/http.sock`) is adopted the
+ * same way under `unix:/path`, its path read with getsockname(2) through
+ * the C library (`--allow-ffi` for it, which the compiled binary and the
+ * installed launcher have). Its file is systemd's: koan never removes it.
+ *
  * koan only ever closes its own descriptors (never `shutdown(2)`): the
  * parent's copy (systemd's) keeps the socket listening, so clients that
  * connect while koan stops or restarts wait in its queue for the next one.
@@ -32,6 +37,7 @@ import {
 import { type ListenerConfig, PROTOCOL_NAMES } from "../config/settings.ts";
 import type { ProtocolName } from "../protocols/contract.ts";
 import { adoptListener } from "../net/node_source.ts";
+import { unixSocketPath } from "../net/unix.ts";
 import {
   closeInherited,
   inheritedFd,
@@ -123,7 +129,8 @@ const holds: SocketLease[] = [];
  * the variables from the environment so that child processes do not take
  * them for theirs.
  *
- * @throws {ConfigError} when a passed descriptor is not a listening TCP socket.
+ * @throws {ConfigError} when a passed descriptor is not a listening TCP
+ * or unix socket (or a unix one whose path cannot be read).
  */
 export async function adoptListenFds(
   passed: ListenFds,
@@ -135,7 +142,9 @@ export async function adoptListenFds(
     let address: string;
     try {
       if (shared) {
-        const adopted = adoptInheritedSocket(fd);
+        const adopted = adoptInheritedSocket(fd, {
+          unixPath: () => unixSocketPath(fd),
+        });
         holds.push(adopted.lease);
         address = adopted.address;
       } else {
@@ -146,7 +155,9 @@ export async function adoptListenFds(
     } catch (error) {
       throw new ConfigError(
         "LISTEN_FDS",
-        `fd ${fd}${name ? ` ("${name}")` : ""} is not a listening TCP socket: ${
+        `fd ${fd}${
+          name ? ` ("${name}")` : ""
+        } is not a listening TCP or unix socket koan can serve: ${
           (error as Error).message
         }`,
       );

@@ -3,7 +3,12 @@ import { ConfigError } from "../config/load.ts";
 import { configOf } from "../config/_testing.ts";
 import { parseAddress } from "../config/address.ts";
 import { leaseSocket } from "../net/fd_shared.ts";
-import { bindListeningFd, rawTcp, SERVER } from "../net/fd_tcp.ts";
+import {
+  bindListeningFd,
+  bindListeningPipe,
+  rawTcp,
+  SERVER,
+} from "../net/fd_tcp.ts";
 import { freePort } from "../net/free_port.ts";
 import {
   activationListeners,
@@ -169,4 +174,46 @@ Deno.test("adoptListenFds() holds passed sockets for any model, and releaseInher
   // systemd's copy still listens: a client waits in its queue.
   (await Deno.connect({ hostname: "127.0.0.1", port })).close();
   parent.close();
+});
+
+/**
+ * A unix socket as systemd passes one (`ListenStream=/path`, bound at the
+ * path itself, which getsockname(2) reports): `parent` is systemd's copy
+ * (it would take clients once the loop polls it: none connect here).
+ */
+function passedUnixSocket(path: string) {
+  const { fd, binder } = bindListeningPipe(path);
+  return { parent: binder, fd };
+}
+
+Deno.test("adoptListenFds() adopts a passed unix socket under unix:/path, served by the listener at that address, and leaves its file", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "koan-activation-" });
+  const path = `${dir}/koan.sock`;
+  const address = `unix:${path}`;
+  const { parent, fd } = passedUnixSocket(path);
+  try {
+    const [socket] = await adoptListenFds({ fds: [fd], names: ["http"] });
+    assert.deepEqual(socket, { fd, name: "http", address, protocol: "http" });
+    assert.equal(inheritedSocket(address), fd);
+    const loaded = configOf({
+      listener: [
+        { protocol: "http", address: "127.0.0.1:8080", model: "async" },
+        { protocol: "http", address, model: "threads" },
+      ],
+    });
+    const config = await planConfig(loaded, [socket!], {});
+    assert.deepEqual(
+      config.listener.map((l) => [l.address, l.model]),
+      [[address, "threads"]],
+    );
+    const lease = leaseSocket(parseAddress(address));
+    assert.equal(inheritedInUse(address), true);
+    lease.release();
+    releaseInherited();
+    assert.equal(inheritedSocket(address), undefined);
+    assert.ok(Deno.lstatSync(path).isSocket, "systemd's file stays");
+  } finally {
+    parent.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -178,7 +178,7 @@ export class Daemon {
     // would otherwise let two daemons share a port without a word.
     for (const listener of config.listener) {
       const address = parseAddress(listener.address);
-      if (inheritedSocket(address) === undefined) probeAddress(address);
+      if (inheritedSocket(address) === undefined) await probeAddress(address);
     }
     setAlwaysReusePort(true);
     for (const [index, listener] of config.listener.entries()) {
@@ -497,7 +497,9 @@ export class Daemon {
       try {
         if (replaced < 0 && !this.#serves(key)) {
           const address = parseAddress(listener.address);
-          if (inheritedSocket(address) === undefined) probeAddress(address);
+          if (inheritedSocket(address) === undefined) {
+            await probeAddress(address);
+          }
         }
         running = await this.#startListener(index, listener);
       } catch (error) {

@@ -11,7 +11,19 @@ export const METRICS = {
   koan_connections_total: ["counter", "Connections accepted and admitted"],
   koan_connections_refused_total: [
     "counter",
-    "Connections refused by max_connections or max_per_source",
+    "Connections refused by max_connections, max_per_source or rate_per_source",
+  ],
+  koan_requests_limited_total: [
+    "counter",
+    "HTTP requests answered 429 and Zen questions answered slow down (request_rate)",
+  ],
+  koan_rate_limit_sources: [
+    "gauge",
+    "Client addresses with rate-limit state, by limit (at most 65536 per listener and limit)",
+  ],
+  koan_proxy_refused_total: [
+    "counter",
+    "Connections closed before admission: a peer not in trusted_proxies where a PROXY header is expected, or a malformed, late or cut-short header",
   ],
   koan_requests_total: [
     "counter",

@@ -100,6 +100,7 @@ export class Metrics {
   #gauges = new Map<string, number>();
   #histograms = new Map<string, HistogramCell>();
   #counterFuncs = new Map<string, () => number>();
+  #gaugeFuncs = new Map<string, () => number>();
 
   /** Adds `by` (default 1) to a counter. */
   inc(key: string, by = 1): void {
@@ -165,6 +166,25 @@ export class Metrics {
     this.#counterFuncs.set(key, read);
   }
 
+  /**
+   * A gauge kept elsewhere, read on every snapshot (the Go client's
+   * `GaugeFunc`): for a size this layer may not import. `read` must be
+   * cheap. Registering a key again replaces its reader.
+   *
+   * @example Usage
+   * ```ts
+   * import { Metrics } from "./registry.ts";
+   * const table = { size: 0 };
+   * const m = new Metrics();
+   * m.gaugeFunc("table_entries", () => table.size);
+   * table.size = 7;
+   * if (m.snapshot().gauges.table_entries !== 7) throw new Error("not read");
+   * ```
+   */
+  gaugeFunc(key: string, read: () => number): void {
+    this.#gaugeFuncs.set(key, read);
+  }
+
   /** Records one observation (seconds) in a histogram. */
   observe(key: string, seconds: number): void {
     this.#histogram(key).observe(seconds);
@@ -211,11 +231,11 @@ export class Metrics {
     for (const [key, read] of this.#counterFuncs) {
       counters[key] = (counters[key] ?? 0) + read();
     }
-    return {
-      counters,
-      gauges: Object.fromEntries(this.#gauges),
-      histograms,
-    };
+    const gauges = Object.fromEntries(this.#gauges);
+    for (const [key, read] of this.#gaugeFuncs) {
+      gauges[key] = (gauges[key] ?? 0) + read();
+    }
+    return { counters, gauges, histograms };
   }
 }
 

@@ -19,6 +19,12 @@
  * a descriptor the source only serves what the master passes over
  * ({@linkcode FdAcceptSource.adopt}): the `processes` model's dispatch.
  *
+ * A unix-domain socket works the same in `Pipe` handles: the descriptor
+ * arrives without its address, so the source asks it its family once
+ * (`probeSocketFd`). Its clients say peer `unix`, source `unix`, and local
+ * `unix` (the path is not known here; `listen.ts` sources say
+ * `unix:/path`).
+ *
  * @module
  */
 import net from "node:net";
@@ -27,13 +33,17 @@ import type { AcceptedConn, AcceptSource } from "./acceptor.ts";
 import {
   BACKLOG,
   closeFd,
+  isPipe,
   parkListener,
+  probeSocketFd,
+  rawPipe,
   type RawTcp,
   rawTcp,
   SERVER,
   SOCKET,
 } from "./fd_tcp.ts";
 import { nodeConn } from "./node_source.ts";
+import { UNIX_PEER } from "./unix.ts";
 
 /** Options for {@linkcode FdAcceptSource}. */
 export interface FdSourceOptions {
@@ -72,7 +82,8 @@ function closedError(): Error {
 
 /** Accepts from a shared listening socket while there is room. */
 export class FdAcceptSource implements AcceptSource {
-  #TCP = rawTcp()!;
+  /** `TCP`, or `Pipe` for a unix socket. */
+  #Handle: new (kind: 0 | 1) => RawTcp = rawTcp()!;
   #options: FdSourceOptions;
   /** The spare descriptor while no handle holds it; -1 while listening. */
   #fd: number;
@@ -93,6 +104,11 @@ export class FdAcceptSource implements AcceptSource {
   constructor(options: FdSourceOptions) {
     this.#options = options;
     this.#fd = options.fd ?? -1;
+    if (this.#fd >= 0) {
+      const probed = probeSocketFd(this.#fd);
+      this.#fd = probed.fd;
+      if (probed.unix) this.#Handle = rawPipe()!;
+    }
     this.#sync();
   }
 
@@ -134,7 +150,7 @@ export class FdAcceptSource implements AcceptSource {
     this.#adopted++;
     let raw: RawTcp;
     if (typeof connection === "number") {
-      raw = new this.#TCP(SOCKET);
+      raw = new this.#Handle(SOCKET);
       if (raw.open(connection) !== 0) {
         this.#logger.warn(
           "could not adopt a handed-over connection (fd {fd})",
@@ -206,11 +222,12 @@ export class FdAcceptSource implements AcceptSource {
       } as net.SocketConstructorOpts,
     );
     const conn = nodeConn(socket);
+    const unix = isPipe(raw);
     let done = false;
     return {
-      peer: conn.peer,
-      local: conn.local,
-      source: conn.source,
+      peer: unix ? UNIX_PEER : conn.peer,
+      local: unix ? UNIX_PEER : conn.local,
+      source: unix ? UNIX_PEER : conn.source,
       read: (buffer) => conn.read(buffer),
       write: (bytes) => conn.write(bytes),
       close: () => {
@@ -227,7 +244,7 @@ export class FdAcceptSource implements AcceptSource {
     // One poll may have taken several connections: take them all out of
     // the handle (what is left there dies with it), then decide.
     for (;;) {
-      const raw = new this.#TCP(SOCKET);
+      const raw = new this.#Handle(SOCKET);
       if (listener.accept(raw) !== 0) break;
       const waiter = this.#waiters.shift();
       if (waiter) waiter.resolve(this.#deliver(raw));
@@ -241,7 +258,7 @@ export class FdAcceptSource implements AcceptSource {
   #sync(): void {
     const want = !this.#closed && this.free > 0 && !this.#masterQueue;
     if (want && !this.#listener && this.#fd >= 0) {
-      const listener = new this.#TCP(SERVER);
+      const listener = new this.#Handle(SERVER);
       const opened = listener.open(this.#fd);
       if (opened === 0) {
         this.#fd = -1;

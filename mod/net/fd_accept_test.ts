@@ -131,3 +131,60 @@ Deno.test("FdAcceptSource: a forced hand-over is kept even when full, and handed
   full.close();
   lease.release();
 });
+
+Deno.test("FdAcceptSource: a unix socket is served in pipe handles, clients say unix, and a descriptor handed back is adopted by a sibling", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "koan-fd-accept-" });
+  const path = `${dir}/koan.sock`;
+  const lease = leaseSocket({ hostname: "", port: 0, path });
+  try {
+    const clients = await Promise.all(
+      [1, 2].map(() => Deno.connect({ transport: "unix", path })),
+    );
+    const handed: number[] = [];
+    const source = new FdAcceptSource({
+      fd: lease.dup(),
+      concurrency: 1,
+      // As a threads worker does: the descriptor goes to the master.
+      handBack: (conn) => {
+        handed.push(conn.fdForIpc());
+        conn.close();
+        return true;
+      },
+    });
+    const served = await source.accept();
+    assert.deepEqual(
+      { peer: served.peer, local: served.local, source: served.source },
+      { peer: "unix", local: "unix", source: "unix" },
+    );
+    for (let i = 0; i < 50 && handed.length < 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(handed.length, 1, "the second client handed back");
+    const sibling = new FdAcceptSource({ fd: lease.dup(), concurrency: 1 });
+    sibling.adopt(handed[0]!);
+    const adopted = await sibling.accept();
+    assert.equal(adopted.peer, "unix");
+    for (const [i, client] of clients.entries()) {
+      await client.write(new TextEncoder().encode(`c${i}`));
+    }
+    const got: string[] = [];
+    for (const conn of [served, adopted]) {
+      const buffer = new Uint8Array(8);
+      const n = await conn.read(buffer);
+      got.push(new TextDecoder().decode(buffer.subarray(0, n ?? 0)));
+      assert.equal(await conn.write(new TextEncoder().encode("ok")), 2);
+    }
+    assert.deepEqual(got.sort(), ["c0", "c1"]);
+    for (const client of clients) {
+      const buffer = new Uint8Array(2);
+      assert.equal(await client.read(buffer), 2);
+      client.close();
+    }
+    for (const closable of [served, adopted, source, sibling]) {
+      closable.close();
+    }
+  } finally {
+    lease.release();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -14,16 +14,29 @@
  * processes) hands the new pool the old kernel queue: no client that
  * connected during the switch is reset.
  *
+ * A unix-domain socket (`unix:/path`) is shared the same way, in `Pipe`
+ * handles: bound as `unix.ts` says (staged, a stale file replaced) and its
+ * file removed with the last lease, unless systemd passed it.
+ *
  * @module
  */
-import { type Address, formatAddress } from "../config/address.ts";
+import { type Address, formatAddress, UNIX_PREFIX } from "../config/address.ts";
 import {
   bindListeningFd,
+  bindListeningPipe,
   closeFd,
+  rawPipe,
   type RawTcp,
   rawTcp,
   SERVER,
+  type TcpHandle,
 } from "./fd_tcp.ts";
+import {
+  placeSocket,
+  removeSocketFile,
+  setSocketMode,
+  type SocketFile,
+} from "./unix.ts";
 
 /** A lease on a pool's listening socket. */
 export interface SocketLease {
@@ -42,6 +55,8 @@ interface Entry {
   leases: number;
   /** The descriptor it was passed on (systemd's fd 3...), if inherited. */
   inheritedFd?: number;
+  /** A unix socket bound here: its file goes with the last lease. */
+  file?: SocketFile;
 }
 
 const table = new Map<string, Entry>();
@@ -51,7 +66,7 @@ export function canShareSockets(): boolean {
   return rawTcp() !== undefined;
 }
 
-function hold(fd: number): RawTcp {
+function hold(fd: number): TcpHandle {
   const TCP = rawTcp()!;
   const handle = new TCP(SERVER);
   const opened = handle.open(fd);
@@ -59,6 +74,44 @@ function hold(fd: number): RawTcp {
     throw new Error(`fd ${fd} is not a listening TCP socket (${opened})`);
   }
   return handle;
+}
+
+function holdPipe(fd: number): RawTcp {
+  const Pipe = rawPipe();
+  if (!Pipe) throw new Error("raw pipe handles are not available");
+  const handle = new Pipe(SERVER);
+  const opened = handle.open(fd);
+  if (opened !== 0) {
+    throw new Error(`fd ${fd} is not a listening unix socket (${opened})`);
+  }
+  return handle;
+}
+
+function bindUnix(path: string, mode: string): Entry {
+  const { bound, file } = placeSocket(path, {
+    mode,
+    bind: (at) => bindListeningPipe(at),
+    discard: ({ fd, binder }) => {
+      binder.close();
+      closeFd(fd, SERVER);
+    },
+  });
+  // The binding handle would unlink the path it bound when closed: that
+  // was the staging name, renamed to `path` by now.
+  bound.binder.close();
+  try {
+    return { handle: holdPipe(bound.fd), fd: bound.fd, leases: 0, file };
+  } catch (error) {
+    closeFd(bound.fd, SERVER);
+    removeSocketFile(file);
+    throw error;
+  }
+}
+
+/** Options for {@linkcode leaseSocket}. */
+export interface LeaseOptions {
+  /** A unix socket's mode (`socket_mode`, octal text); "" leaves the umask's. @default {""} */
+  socketMode?: string;
 }
 
 /**
@@ -69,10 +122,19 @@ function hold(fd: number): RawTcp {
  * (systemd) keeps it listening and its queue waiting.
  *
  * @throws {Deno.errors.AddrInUse} and friends when it cannot be bound.
+ * @throws {ConfigError} naming a unix socket's path that cannot be used.
  */
-export function leaseSocket(address: Address): SocketLease {
+export function leaseSocket(
+  address: Address,
+  options: LeaseOptions = {},
+): SocketLease {
   const key = formatAddress(address);
   let entry = table.get(key);
+  if (entry?.file) setSocketMode(entry.file, options.socketMode ?? "");
+  if (!entry && address.path !== undefined) {
+    entry = bindUnix(address.path, options.socketMode ?? "");
+    table.set(key, entry);
+  }
   if (!entry) {
     const fd = bindListeningFd(address.hostname, address.port);
     let handle: RawTcp;
@@ -108,13 +170,14 @@ function leaseOf(key: string, held: Entry): SocketLease {
       if (held.leases > 0) return;
       if (table.get(key) === held) table.delete(key);
       held.handle.close();
+      if (held.file) removeSocketFile(held.file);
     },
   };
 }
 
 /** A listening socket adopted by {@linkcode adoptInheritedSocket}. */
 export interface AdoptedSocket {
-  /** Its local address, as listeners write it (`127.0.0.1:1060`, `[::]:1060`). */
+  /** Its local address, as listeners write it (`127.0.0.1:1060`, `[::]:1060`, `unix:/run/koan/http.sock`). */
   address: string;
   /**
    * The adopter's lease: the socket stays held (and leasable by any model)
@@ -123,44 +186,71 @@ export interface AdoptedSocket {
   lease: SocketLease;
 }
 
+/** Options for {@linkcode adoptInheritedSocket}. */
+export interface AdoptOptions {
+  /**
+   * The path of the unix socket on the descriptor, asked only when it is
+   * not TCP (`unix.ts`'s `unixSocketPath`); throws saying why it cannot
+   * tell. Without it only TCP sockets are adopted.
+   */
+  unixPath?: () => string;
+}
+
 /**
- * Adopts an inherited listening TCP socket (systemd's `LISTEN_FDS`) into
- * the shared-socket table under its local address, without accepting from
- * it: each model that serves the address leases it as it would a socket
- * of its own. The descriptor is moved to a close-on-exec duplicate (the
- * passed one is closed, with `close(2)` only), so child processes do not
- * inherit a copy they would keep open.
+ * Adopts an inherited listening socket (systemd's `LISTEN_FDS`), TCP or
+ * unix, into the shared-socket table under its local address (a unix one
+ * as `unix:/path`), without accepting from it: each model that serves the
+ * address leases it as it would a socket of its own. The descriptor is
+ * moved to a close-on-exec duplicate (the passed one is closed, with
+ * `close(2)` only), so child processes do not inherit a copy they would
+ * keep open. An inherited unix socket's file is systemd's: never removed.
  *
  * @throws {Error} when `fd` is no open socket, {@linkcode TypeError} when
- * it is one but not TCP (a unix socket), {@linkcode Deno.errors.AlreadyExists}
- * when a socket for its address is held already.
+ * it is one but neither TCP nor (with `unixPath`) a unix socket whose
+ * path can be read, {@linkcode Deno.errors.AlreadyExists} when a socket
+ * for its address is held already.
  */
-export function adoptInheritedSocket(fd: number): AdoptedSocket {
+export function adoptInheritedSocket(
+  fd: number,
+  options: AdoptOptions = {},
+): AdoptedSocket {
   const passed = hold(fd);
   const name: Record<string, unknown> = {};
   const status = passed.getsockname(name);
   const { address, port, family } = name;
-  if (
-    status !== 0 || typeof address !== "string" || typeof port !== "number" ||
-    (family !== "IPv4" && family !== "IPv6")
-  ) {
+  const tcp = status === 0 && typeof address === "string" &&
+    typeof port === "number" && (family === "IPv4" || family === "IPv6");
+  let key: string;
+  try {
+    if (tcp) key = formatAddress({ hostname: address, port });
+    else if (options.unixPath) key = `${UNIX_PREFIX}${options.unixPath()}`;
+    else {
+      throw new TypeError(
+        `fd ${fd} is not a TCP socket${status === 0 ? "" : ` (${status})`}`,
+      );
+    }
+    if (table.has(key)) {
+      throw new Deno.errors.AlreadyExists(
+        `fd ${fd}: a socket for ${key} is held already`,
+      );
+    }
+  } catch (error) {
     passed.close();
-    throw new TypeError(
-      `fd ${fd} is not a TCP socket${status === 0 ? "" : ` (${status})`}`,
-    );
-  }
-  const key = formatAddress({ hostname: address, port });
-  if (table.has(key)) {
-    passed.close();
-    throw new Deno.errors.AlreadyExists(
-      `fd ${fd}: a socket for ${key} is held already`,
-    );
+    throw error;
   }
   const copy = passed.fdForIpc();
-  let handle = passed;
+  let handle: RawTcp = passed;
   if (copy >= 0) {
-    handle = hold(copy);
+    try {
+      handle = tcp ? hold(copy) : holdPipe(copy);
+    } finally {
+      passed.close();
+    }
+  } else if (!tcp) {
     passed.close();
+    throw new Error(
+      `fd ${fd}: cannot duplicate the socket for ${key} (EMFILE?)`,
+    );
   }
   const entry: Entry = {
     handle,

@@ -1,6 +1,8 @@
 /**
- * Connection limits: `max_connections` per listener and `max_per_source`
- * per client address. One implementation for every protocol and model:
+ * Connection limits: `max_connections` per listener, and per client
+ * address `max_per_source` (open at once) and `rate_per_source` (new
+ * connections a second, xinetd's `cps`, with `rate_burst`). One
+ * implementation for every protocol and model:
  *
  * - in one isolate (`iterative`, `async`, and the accepting main thread of
  *   the per-connection models) a {@linkcode LocalLimiter};
@@ -16,11 +18,37 @@
  *   every connection of one client to the same child, which would refuse
  *   far below the configured limit.
  *
+ * The connection rate is a token bucket per source (`util/token_buckets.ts`,
+ * a table of fixed size): it holds `rate_per_source + rate_burst` tokens
+ * (at least one) and refills at `rate_per_source` a second, so a client may
+ * open `rate + burst` connections at once and `rate` a second after that,
+ * as xinetd's `cps` lets `rate` through in any second. A connection refused
+ * for another reason takes no token. The threads' limiter keeps that table
+ * in its shared memory, under the same lock; the `processes` master keeps
+ * it in its own limiter. The same shared memory holds the pool's
+ * `request_rate` table ({@linkcode SharedLimiter.requests}).
+ *
  * @module
  */
+import type { Config } from "../config/settings.ts";
+import { exportRateTable } from "../metrics/rate_tables.ts";
+import {
+  type BucketLimit,
+  DEFAULT_ENTRIES,
+  hashKey,
+  TokenBuckets,
+  type TokenBucketsOptions,
+} from "../util/token_buckets.ts";
 
-/** Why a connection was refused. */
-export type Refusal = "max_connections" | "max_per_source";
+/**
+ * Why a connection was refused; `request_rate` answers a `processes`
+ * child's question about a request (see `models/processes/admission.ts`).
+ */
+export type Refusal =
+  | "max_connections"
+  | "max_per_source"
+  | "rate_per_source"
+  | "request_rate";
 
 /** Admission control for one listener. */
 export interface Limiter {
@@ -43,33 +71,121 @@ export interface LimiterSettings {
   maxConnections: number;
   /** 0 = off. */
   maxPerSource: number;
+  /** New connections a second per source; 0 or absent = off. */
+  ratePerSource?: number;
+  /** Connections a source may open at once above `ratePerSource`. @default {0} */
+  rateBurst?: number;
 }
 
-/** Counters in this isolate only: `iterative`, `async`, and per-process use. */
+/**
+ * The limiter's settings from the config's `[limits]`.
+ *
+ * @example Usage
+ * ```ts
+ * import { limiterSettings } from "./limiter.ts";
+ * const settings = limiterSettings({
+ *   max_connections: 100,
+ *   max_per_source: 0,
+ *   rate_per_source: 5,
+ *   rate_burst: 2,
+ * });
+ * if (settings.ratePerSource !== 5) throw new Error("not read");
+ * ```
+ */
+export function limiterSettings(
+  limits: Pick<
+    Config["limits"],
+    "max_connections" | "max_per_source" | "rate_per_source" | "rate_burst"
+  >,
+): LimiterSettings {
+  return {
+    maxConnections: limits.max_connections,
+    maxPerSource: limits.max_per_source,
+    ratePerSource: limits.rate_per_source,
+    rateBurst: limits.rate_burst,
+  };
+}
+
+/**
+ * The connection-rate bucket for `settings`: `rate + burst` tokens (at
+ * least one), refilled at `rate` a second; undefined when the rate is off.
+ */
+export function connectionRate(
+  settings: LimiterSettings,
+): BucketLimit | undefined {
+  const rate = settings.ratePerSource ?? 0;
+  if (!(rate > 0)) return undefined;
+  return { rate, capacity: Math.max(1, rate + (settings.rateBurst ?? 0)) };
+}
+
+/** Options for {@linkcode LocalLimiter}. */
+export type LocalLimiterOptions = TokenBucketsOptions;
+
+/**
+ * Counters in this isolate only: `iterative`, `async`, the `processes`
+ * master, and per-process use.
+ *
+ * @example Usage
+ * ```ts
+ * import { LocalLimiter } from "./limiter.ts";
+ * const limiter = new LocalLimiter({
+ *   maxConnections: 100,
+ *   maxPerSource: 0,
+ *   ratePerSource: 1,
+ *   rateBurst: 1,
+ * });
+ * if (limiter.admit("10.0.0.1") || limiter.admit("10.0.0.1")) {
+ *   throw new Error("rate + burst at once are admitted");
+ * }
+ * if (limiter.admit("10.0.0.1") !== "rate_per_source") throw new Error();
+ * ```
+ */
 export class LocalLimiter implements AdjustableLimiter {
   #settings: LimiterSettings;
   #open = 0;
   #perSource = new Map<string, number>();
+  #rate: BucketLimit | undefined;
+  /** Made when a rate is first set; kept across reloads. */
+  #buckets: TokenBuckets | undefined;
+  #options: LocalLimiterOptions;
 
-  constructor(settings: LimiterSettings) {
+  /** `options` shape the rate table (tests give it a clock). */
+  constructor(settings: LimiterSettings, options: LocalLimiterOptions = {}) {
     this.#settings = settings;
+    this.#rate = connectionRate(settings);
+    this.#options = options;
   }
 
   /** Applies new limits (SIGHUP); open connections are never cut. */
   update(settings: LimiterSettings): void {
     this.#settings = settings;
+    this.#rate = connectionRate(settings);
   }
 
   admit(source: string): Refusal | undefined {
     if (this.#open >= this.#settings.maxConnections) return "max_connections";
     const max = this.#settings.maxPerSource;
-    if (max > 0) {
-      const current = this.#perSource.get(source) ?? 0;
-      if (current >= max) return "max_per_source";
-      this.#perSource.set(source, current + 1);
-    }
+    const current = max > 0 ? this.#perSource.get(source) ?? 0 : 0;
+    if (max > 0 && current >= max) return "max_per_source";
+    if (
+      this.#rate !== undefined && this.#table().take(source, this.#rate) > 0
+    ) return "rate_per_source";
+    if (max > 0) this.#perSource.set(source, current + 1);
     this.#open++;
     return undefined;
+  }
+
+  /** Sources with connection-rate state now (0 until a rate is set). */
+  get sources(): number {
+    return this.#buckets?.size ?? 0;
+  }
+
+  #table(): TokenBuckets {
+    if (this.#buckets === undefined) {
+      this.#buckets = TokenBuckets.allocate(this.#options);
+      exportRateTable("rate_per_source", this.#buckets);
+    }
+    return this.#buckets;
   }
 
   release(source: string): void {
@@ -87,9 +203,11 @@ export class LocalLimiter implements AdjustableLimiter {
 }
 
 // SharedLimiter layout, in Int32 words. The header holds the lock, the
-// totals and the limits; then one open-count per worker slot (so a dead
-// worker's connections can be given back); then an open-addressing table
-// of (source hash, worker slot) → count entries.
+// totals and the limits (the connection rate as two Float64s); then one
+// open-count per worker slot (so a dead worker's connections can be given
+// back); then an open-addressing table of (source hash, worker slot) →
+// count entries; then, at byte offsets the header gives, the token-bucket
+// tables of the connection rate and of the request rate.
 const LOCK = 0;
 const OPEN = 1;
 const MAX_CONNECTIONS = 2;
@@ -97,7 +215,12 @@ const MAX_PER_SOURCE = 3;
 const CAPACITY = 4;
 const SLOTS = 5;
 const USED = 6;
-const HEADER = 8;
+const CONNECTION_RATES_AT = 7;
+const REQUEST_RATES_AT = 8;
+/** Float64 words: `rate_per_source` (0 = off) and its bucket's capacity. */
+const RATE = 5;
+const RATE_CAPACITY = 6;
+const HEADER = 16;
 const ENTRY = 4; // hash1, hash2, slot + 1 (0 = empty), count
 
 /** Options for {@linkcode SharedLimiter.create}. */
@@ -106,6 +229,8 @@ export interface SharedLimiterOptions {
   slots?: number;
   /** Per-source table entries; sized from `maxConnections` when absent. */
   capacity?: number;
+  /** Entries of each rate table (connections, requests). @default {DEFAULT_ENTRIES} */
+  rateEntries?: number;
 }
 
 /**
@@ -128,16 +253,26 @@ export interface SharedLimiterOptions {
  */
 export class SharedLimiter implements AdjustableLimiter {
   #words: Int32Array;
+  #floats: Float64Array;
   /** Worker slot, or -1 for the controller that created the counters. */
   #slot: number;
+  #connectionRates: TokenBuckets;
+  #requestRates: TokenBuckets;
 
   private constructor(buffer: SharedArrayBuffer, slot: number) {
     this.#words = new Int32Array(buffer);
+    this.#floats = new Float64Array(buffer, 0, HEADER / 2);
     const slots = this.#words[SLOTS]!;
     if (!Number.isInteger(slot) || slot < -1 || slot >= slots) {
       throw new RangeError(`Worker slot ${slot} is outside 0..${slots - 1}`);
     }
     this.#slot = slot;
+    this.#connectionRates = TokenBuckets.attach(buffer, {
+      byteOffset: this.#words[CONNECTION_RATES_AT]!,
+    });
+    this.#requestRates = TokenBuckets.attach(buffer, {
+      byteOffset: this.#words[REQUEST_RATES_AT]!,
+    });
   }
 
   /** Lock owner mark: 1 for the controller, slot + 2 for a worker. */
@@ -160,14 +295,27 @@ export class SharedLimiter implements AdjustableLimiter {
       options.capacity ??
         2 * Math.min(Math.max(settings.maxConnections, 512), 65_536),
     );
-    const buffer = new SharedArrayBuffer(
-      (HEADER + slots + capacity * ENTRY) * Int32Array.BYTES_PER_ELEMENT,
-    );
+    const rateEntries = options.rateEntries ?? DEFAULT_ENTRIES;
+    const tableBytes = TokenBuckets.byteLength(rateEntries);
+    const counterBytes = (HEADER + slots + capacity * ENTRY) *
+      Int32Array.BYTES_PER_ELEMENT;
+    const connectionRatesAt = Math.ceil(counterBytes / 8) * 8;
+    const requestRatesAt = connectionRatesAt + tableBytes;
+    // Untouched pages of the tables cost no memory until a source is seen.
+    const buffer = new SharedArrayBuffer(requestRatesAt + tableBytes);
     const words = new Int32Array(buffer);
     words[CAPACITY] = capacity;
     words[SLOTS] = slots;
+    words[CONNECTION_RATES_AT] = connectionRatesAt;
+    words[REQUEST_RATES_AT] = requestRatesAt;
+    for (const byteOffset of [connectionRatesAt, requestRatesAt]) {
+      TokenBuckets.create(buffer, { byteOffset, entries: rateEntries });
+    }
     const limiter = new SharedLimiter(buffer, -1);
     limiter.update(settings);
+    // Exported here, in the master, once: see metrics/rate_tables.ts.
+    exportRateTable("rate_per_source", limiter.#connectionRates);
+    exportRateTable("request_rate", limiter.#requestRates);
     return limiter;
   }
 
@@ -191,6 +339,24 @@ export class SharedLimiter implements AdjustableLimiter {
     const clamp = (n: number) => Math.min(n, 0x7fff_ffff);
     Atomics.store(this.#words, MAX_CONNECTIONS, clamp(settings.maxConnections));
     Atomics.store(this.#words, MAX_PER_SOURCE, clamp(settings.maxPerSource));
+    // Read under the lock by admit(); a reload racing one admission may
+    // pair the new rate with the old capacity, once.
+    const rate = connectionRate(settings);
+    this.#floats[RATE_CAPACITY] = rate?.capacity ?? 1;
+    this.#floats[RATE] = rate?.rate ?? 0;
+  }
+
+  /**
+   * The pool's `request_rate` buckets, in the same shared memory: the
+   * threads of a pool count a client's requests in one table.
+   */
+  get requests(): TokenBuckets {
+    return this.#requestRates;
+  }
+
+  /** Sources with connection-rate state now. */
+  get sources(): number {
+    return this.#connectionRates.size;
   }
 
   get open(): number {
@@ -201,20 +367,34 @@ export class SharedLimiter implements AdjustableLimiter {
   admit(source: string): Refusal | undefined {
     this.#needSlot();
     const w = this.#words;
-    const [h1, h2] = hashSource(source);
+    const [h1, h2] = hashKey(source);
     this.#lock();
     try {
       if (w[OPEN]! >= w[MAX_CONNECTIONS]!) return "max_connections";
       const max = w[MAX_PER_SOURCE]!;
-      if (max > 0) {
-        const found = this.#find(h1, h2);
+      const found = max > 0 ? this.#find(h1, h2) : undefined;
+      if (found !== undefined) {
         if (found.total >= max) return "max_per_source";
+        // Keep the table under 3/4 full so probes stay short; a table
+        // that full means the server is saturated anyway.
+        if (found.mine < 0 && w[USED]! * 4 >= w[CAPACITY]! * 3) {
+          return "max_connections";
+        }
+      }
+      const rate = this.#floats[RATE]!;
+      if (
+        rate > 0 &&
+        this.#connectionRates.take(source, {
+            rate,
+            capacity: this.#floats[RATE_CAPACITY]!,
+          }) > 0
+      ) {
+        return "rate_per_source";
+      }
+      if (found !== undefined) {
         if (found.mine >= 0) {
           w[this.#entry(found.mine) + 3]!++;
         } else {
-          // Keep the table under 3/4 full so probes stay short; a table
-          // that full means the server is saturated anyway.
-          if (w[USED]! * 4 >= w[CAPACITY]! * 3) return "max_connections";
           const at = this.#entry(found.empty);
           w[at] = h1;
           w[at + 1] = h2;
@@ -234,7 +414,7 @@ export class SharedLimiter implements AdjustableLimiter {
   release(source: string): void {
     this.#needSlot();
     const w = this.#words;
-    const [h1, h2] = hashSource(source);
+    const [h1, h2] = hashKey(source);
     this.#lock();
     try {
       // The entry exists only if max_per_source was on at admission.
@@ -274,7 +454,8 @@ export class SharedLimiter implements AdjustableLimiter {
           live.push([w[at]!, w[at + 1]!, w[at + 2]!, w[at + 3]!]);
         }
       }
-      w.fill(0, HEADER + w[SLOTS]!);
+      // The per-source entries only: the rate tables after them stay.
+      w.fill(0, HEADER + w[SLOTS]!, this.#entry(capacity));
       w[USED] = 0;
       for (const [h1, h2, owner, count] of live) {
         const found = this.#find(h1!, h2!);
@@ -377,17 +558,4 @@ export class SharedLimiter implements AdjustableLimiter {
     Atomics.store(this.#words, LOCK, 0);
     Atomics.notify(this.#words, LOCK, 1);
   }
-}
-
-/** Two independent 32-bit FNV-1a hashes of `source`. */
-function hashSource(source: string): [number, number] {
-  let a = 0x811c9dc5;
-  let b = 0x01000193 ^ 0x5bd1e995;
-  for (let i = 0; i < source.length; i++) {
-    const c = source.charCodeAt(i);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ (c + 0x9e37), 0x01000193) ^ (b >>> 15);
-  }
-  // Zero never appears as a hash so an empty entry cannot match by chance.
-  return [a | 1, b];
 }

@@ -11,6 +11,9 @@
  * queue. Sockets adopted from systemd are entered in the table too, so a
  * listener whose address matches one is served from it instead of binding.
  *
+ * A `unix:/path` address is bound by `Deno.listen` too, staged and checked
+ * as `unix.ts` says, and its file is removed when the socket closes.
+ *
  * @module
  */
 import { type Address, formatAddress } from "../config/address.ts";
@@ -18,17 +21,29 @@ import { type AcceptSource, denoSource } from "./acceptor.ts";
 import { SharedSource } from "./shared_source.ts";
 import { canShareSockets, leaseSocket, socketLeases } from "./fd_shared.ts";
 import { FdAcceptSource } from "./fd_accept.ts";
+import {
+  checkSocketPath,
+  placeSocket,
+  removeSocketFile,
+  setSocketMode,
+  type SocketFile,
+  unixSource,
+} from "./unix.ts";
 
 /** Options for {@linkcode openSource}. */
 export interface OpenOptions {
   /** Set SO_REUSEPORT so siblings and a reload's successor share the port. @default {false} */
   reusePort?: boolean;
+  /** A unix socket's mode (`socket_mode`, octal text); "" leaves the umask's. @default {""} */
+  socketMode?: string;
 }
 
 interface Entry {
   shared: SharedSource;
   /** File descriptor it was adopted from, for inherited sockets. */
   fd?: number;
+  /** The socket file bound here, for a unix socket. */
+  file?: SocketFile;
 }
 
 const table = new Map<string, Entry>();
@@ -58,7 +73,10 @@ export function openSource(
 ): AcceptSource {
   const key = formatAddress(address);
   const entry = table.get(key);
-  if (entry && !entry.shared.closed) return entry.shared.lease();
+  if (entry && !entry.shared.closed) {
+    if (entry.file) setSocketMode(entry.file, options.socketMode ?? "");
+    return entry.shared.lease();
+  }
   if (socketLeases(address) > 0 && canShareSockets()) {
     // A worker pool holds this address (a reload is moving the listener
     // from a pool to this isolate): accept from the pool's very socket, so
@@ -80,6 +98,7 @@ export function openSource(
     table.set(key, { shared });
     return shared.lease();
   }
+  if (address.path !== undefined) return bindUnix(address.path, key, options);
   const listener = Deno.listen({
     transport: "tcp",
     hostname: address.hostname,
@@ -95,14 +114,38 @@ export function openSource(
   return shared.lease();
 }
 
+function bindUnix(
+  path: string,
+  key: string,
+  options: OpenOptions,
+): AcceptSource {
+  const { bound: listener, file } = placeSocket(path, {
+    mode: options.socketMode ?? "",
+    bind: (at) => Deno.listen({ transport: "unix", path: at }),
+    discard: (listener) => listener.close(),
+  });
+  const shared = new SharedSource(unixSource(listener, path), {
+    onClose: () => {
+      if (table.get(key)?.shared === shared) table.delete(key);
+      removeSocketFile(file);
+    },
+  });
+  table.set(key, { shared, file });
+  return shared.lease();
+}
+
 /**
  * Checks that nobody holds `address`, by binding it without SO_REUSEPORT
  * and closing it again. Two daemons (or a daemon and anything else) must
- * not silently share a port through SO_REUSEPORT.
+ * not silently share a port through SO_REUSEPORT. For a unix socket,
+ * {@linkcode checkSocketPath}: a stale socket file passes (it is replaced
+ * at bind), a live one or anything that is not a socket does not.
  *
  * @throws {Deno.errors.AddrInUse} when the address is taken.
+ * @throws {ConfigError} naming a unix socket's path that cannot be used.
  */
-export function probeAddress(address: Address): void {
+export async function probeAddress(address: Address): Promise<void> {
+  if (address.path !== undefined) return await checkSocketPath(address.path);
   const listener = Deno.listen({
     transport: "tcp",
     hostname: address.hostname,

@@ -55,6 +55,13 @@ export interface ConnectionInfo {
    * not trusted.
    */
   trustedProxy?: boolean;
+  /**
+   * The listener's `trusted_proxies` (its `CidrSet`), given with
+   * `trustedProxy`: HTTP walks `X-Forwarded-For` from the right over the
+   * hops in it (nginx's `real_ip_recursive on`). Absent: only the socket's
+   * peer is trusted, so the rightmost entry is the client.
+   */
+  trusted?: { has(address: string): boolean };
 }
 
 /** How a connection or request ended, as written in the access log. */

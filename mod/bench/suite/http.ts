@@ -118,7 +118,8 @@ export interface HttpBenchOptions {
 const WRK = "/usr/bin/wrk";
 const PIPELINE = new URL("./pipeline.lua", import.meta.url).pathname;
 
-interface WrkResult {
+/** What one `wrk` run measured. */
+export interface WrkResult {
   rps: number;
   /** Responses counted by wrk. */
   requests: number;
@@ -161,8 +162,11 @@ export function parseWrk(text: string): WrkResult {
   return result;
 }
 
-interface WrkRun {
+/** One `wrk` run: where, how long, how hard. */
+export interface WrkRun {
   port: number;
+  /** The URL to load. @default {`http://127.0.0.1:${port}/`} */
+  url?: string;
   seconds: number;
   connections: number;
   threads: number;
@@ -171,7 +175,8 @@ interface WrkRun {
   depth?: number | undefined;
 }
 
-async function wrk(run: WrkRun, pinning: boolean): Promise<WrkResult> {
+/** Runs `wrk` (on its own CPU when `pinning`), with the server's CPU time per response. */
+export async function wrk(run: WrkRun, pinning: boolean): Promise<WrkResult> {
   const cpuBefore = run.pid === undefined
     ? undefined
     : await cpuTimeUs(run.pid);
@@ -181,7 +186,7 @@ async function wrk(run: WrkRun, pinning: boolean): Promise<WrkResult> {
     `-d${run.seconds}s`,
     "--latency",
     ...(run.depth ? ["-s", PIPELINE] : []),
-    `http://127.0.0.1:${run.port}/`,
+    run.url ?? `http://127.0.0.1:${run.port}/`,
     ...(run.depth ? ["--", String(run.depth)] : []),
   ]);
   const output = await new Deno.Command(command, { args }).output();
@@ -199,7 +204,8 @@ async function wrk(run: WrkRun, pinning: boolean): Promise<WrkResult> {
   return result;
 }
 
-function summarize(name: string, runs: WrkResult[]): Row {
+/** One row of medians over the rounds' runs. */
+export function summarize(name: string, runs: WrkResult[]): Row {
   const median = (values: number[]) => stats(values).median;
   const row: Row = {
     name,

@@ -6,7 +6,7 @@
  * MISS. Results go to dist/bench/ (kept out of git): `bench-<time>.json`
  * and the charts `bench-<time>-summary.svg`, `-rss.svg` and `-http.svg`.
  *
- * Usage: deno task bench [--seconds N] [--only zen,many,http,inetd,models]
+ * Usage: deno task bench [--seconds N] [--only zen,many,http,tls,inetd,models]
  *
  * @module
  */
@@ -15,11 +15,12 @@ import { renderChart, renderLineChart, renderRatioChart } from "../svg.ts";
 import { benchZen } from "./zen.ts";
 import { benchMany } from "./many.ts";
 import { benchHttp } from "./http.ts";
+import { benchTls } from "./tls.ts";
 import { benchInetd } from "./inetd.ts";
 import { benchModels, formatRows } from "./models.ts";
 import { aside, type Check, check, formatSummary, stats } from "./summary.ts";
 
-const SECTIONS = ["zen", "many", "http", "inetd", "models"] as const;
+const SECTIONS = ["zen", "many", "http", "tls", "inetd", "models"] as const;
 
 const USAGE = `Usage: deno task bench [--seconds N] [--only ${
   SECTIONS.join(",")
@@ -307,6 +308,34 @@ await section("http", async () => {
     })),
   );
   report.http = http;
+});
+
+await section("tls", async () => {
+  console.log(
+    `\n== HTTPS GET /, wrk -t2 -c50 keep-alive, ${seconds} s x 3 rounds; koan async and nginx, same certificate; plain HTTP beside ==`,
+  );
+  const tls = await benchTls({
+    seconds,
+    onProgress: (message) => console.error(`  ${message}`),
+  });
+  table(tls.rows.map((row) => ({ ...row, rps: Math.round(row.rps) })));
+  const cpu = tls.cpuKoanVsNginxHttps;
+  console.log(
+    `HTTPS keep-alive: koan / nginx: ${minMedian(tls.ratios.koanVsNginxHttps)}${
+      cpu.length ? `; by CPU per response ${stats(cpu).median.toFixed(2)}x` : ""
+    } (no target)`,
+  );
+  console.log(
+    `HTTP keep-alive, same rounds: koan / nginx: ${
+      minMedian(tls.ratios.koanVsNginxHttp)
+    }`,
+  );
+  console.log(
+    `TLS kept of plain HTTP: koan ${
+      minMedian(tls.ratios.koanHttpsVsHttp)
+    }; nginx ${minMedian(tls.ratios.nginxHttpsVsHttp)}`,
+  );
+  report.tls = tls;
 });
 
 await section("inetd", async () => {

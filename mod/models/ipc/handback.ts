@@ -27,6 +27,8 @@ import {
   BACKLOG,
   closeFd,
   parkListener,
+  probeSocketFd,
+  rawPipe,
   type RawTcp,
   rawTcp,
   SERVER,
@@ -67,6 +69,7 @@ export class HandbackRouter<C> {
   #fd = -1;
   #listener: RawTcp | undefined;
   #wrap: ((raw: RawTcp) => C) | undefined;
+  #Handle: new (kind: 0 | 1) => RawTcp = rawTcp()!;
 
   /** `discard` closes a connection nobody can take. */
   constructor(discard: (conn: C) => void) {
@@ -89,6 +92,9 @@ export class HandbackRouter<C> {
    * accepted handle into what workers are passed.
    */
   listen(fd: number, wrap: (raw: RawTcp) => C): void {
+    const probed = probeSocketFd(fd);
+    fd = probed.fd;
+    if (probed.unix) this.#Handle = rawPipe()!;
     this.#fd = fd;
     this.#wrap = wrap;
     this.#sync();
@@ -239,8 +245,7 @@ export class HandbackRouter<C> {
     for (const seat of this.#seats.values()) room += this.#room(seat);
     const want = !this.#closed && room > this.#queue.length;
     if (want && !this.#listener && this.#fd >= 0) {
-      const TCP = rawTcp()!;
-      const listener = new TCP(SERVER);
+      const listener = new this.#Handle(SERVER);
       if (listener.open(this.#fd) !== 0) return;
       this.#fd = -1;
       listener.onconnection = () => this.#onConnection(listener);
@@ -259,9 +264,8 @@ export class HandbackRouter<C> {
   }
 
   #onConnection(listener: RawTcp): void {
-    const TCP = rawTcp()!;
     for (;;) {
-      const raw = new TCP(SOCKET);
+      const raw = new this.#Handle(SOCKET);
       if (listener.accept(raw) !== 0) break;
       this.offer(this.#wrap!(raw));
     }

@@ -12,6 +12,7 @@ import {
   type SocketLease,
 } from "../../net/fd_shared.ts";
 import type { ModelContext } from "../contract.ts";
+import { ConfigError } from "../../config/error.ts";
 
 /** Worker count for this platform, logging a fallback. */
 export function effectiveWorkers(
@@ -31,12 +32,24 @@ export function effectiveWorkers(
 /**
  * Leases the pool's shared socket for the listener — the socket systemd
  * passed for its address when there is one (adopted by the daemon, see
- * `fd_shared.ts`), else one bound now — or returns undefined where
- * workers must bind their own (no raw socket handles).
+ * `fd_shared.ts`), else one bound now (a unix socket with the listener's
+ * `socket_mode`) — or returns undefined where workers must bind their own
+ * (no raw socket handles).
  *
  * @throws {Deno.errors.AddrInUse} and friends when it cannot be bound.
+ * @throws {ConfigError} for a unix socket no pool here can serve.
  */
 export function poolSocket(context: ModelContext): SocketLease | undefined {
+  const { address, index, listener } = context.spec;
+  if (address.path !== undefined) {
+    if (!canShareSockets()) {
+      throw new ConfigError(
+        `listener[${index}].address`,
+        `a ${listener.model} pool serves a unix socket only through raw socket handles, which this runtime lacks; use async`,
+      );
+    }
+  }
   if (!canShareSockets()) return undefined;
-  return leaseSocket(context.spec.address);
+  // `?? ""`: a config loaded without the key (older loaders) leaves it out.
+  return leaseSocket(address, { socketMode: listener.socket_mode ?? "" });
 }

@@ -25,6 +25,13 @@ import type { AdjustableLimiter, Refusal } from "../../net/limiter.ts";
 import type { Generation } from "../contract.ts";
 import { type InIsolateListener, serveInIsolate } from "../in_isolate/serve.ts";
 import type { FromWorker, PoolInit, ToWorker } from "../ipc/messages.ts";
+import type { ListenerSpec } from "../contract.ts";
+import { ConfigError } from "../../config/error.ts";
+import {
+  describeCertificate,
+  loadTlsContext,
+  useTlsContext,
+} from "../../net/tls.ts";
 
 /** What the worker's host (thread or process entry) provides. */
 export interface PoolWorkerHost {
@@ -52,28 +59,46 @@ export class PoolWorker {
   #beat: ReturnType<typeof setInterval>;
   #drained: Promise<number> | undefined;
   #shared: FdAcceptSource | undefined;
+  #spec: ListenerSpec;
 
   private constructor(
     running: InIsolateListener,
     state: WorkerState,
     beat: ReturnType<typeof setInterval>,
     shared: FdAcceptSource | undefined,
+    spec: ListenerSpec,
   ) {
     this.#running = running;
     this.#state = state;
     this.#beat = beat;
     this.#shared = shared;
+    this.#spec = spec;
   }
 
   /**
    * Boots the worker and tells the master `ready`, or `boot-error` and
-   * returns undefined when the listener cannot be bound.
+   * returns undefined when the listener cannot be bound (or its TLS
+   * certificate cannot be read).
    */
-  static start(init: PoolInit, host: PoolWorkerHost): PoolWorker | undefined {
+  static async start(
+    init: PoolInit,
+    host: PoolWorkerHost,
+  ): Promise<PoolWorker | undefined> {
     setupLogging(init.generation.config.log, { tag: init.tag });
     // Access lines this worker fails to write travel in its heartbeats.
     exportAccessLogLosses(accessStats());
     const logger = log("worker");
+    // TLS ends in the worker that accepts: it reads the certificate itself
+    // (the master checked the same files a moment ago), before serving.
+    try {
+      await loadTls(init.spec);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      logger.error("cannot serve TLS: {error}", { error: error.message });
+      await flushLogs();
+      host.send({ t: "boot-error", message: error.message, bind: false });
+      return undefined;
+    }
     const state = new WorkerState();
     const limit = init.maxRequests;
     let running: InIsolateListener;
@@ -142,6 +167,7 @@ export class PoolWorker {
       state,
       setInterval(beat, init.beatMs),
       shared,
+      init.spec,
     );
   }
 
@@ -163,9 +189,22 @@ export class PoolWorker {
     this.#shared?.setMasterQueue(waiting);
   }
 
-  /** Applies a new generation (logging included) to new connections. */
+  /**
+   * Applies a new generation (logging included) to new connections, and
+   * reads the TLS certificate again: the master has just accepted the
+   * files; should they have changed since and be unusable, this worker
+   * says so and keeps serving the certificate it has.
+   */
   async update(generation: Generation, tag: string): Promise<void> {
     setupLogging(generation.config.log, { tag });
+    try {
+      await loadTls(this.#spec);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      log("worker").error("TLS certificate kept: {error}", {
+        error: error.message,
+      });
+    }
     await this.#running.update(generation);
   }
 
@@ -179,6 +218,24 @@ export class PoolWorker {
       return forced;
     })();
     return this.#drained;
+  }
+}
+
+/**
+ * Reads and installs the listener's TLS certificate and key, if it has
+ * them; a pair that did not change is kept as it is.
+ *
+ * @throws {ConfigError} naming the file that cannot be used.
+ */
+async function loadTls(spec: ListenerSpec): Promise<void> {
+  if (!spec.listener.tls_cert) return;
+  const context = await loadTlsContext(spec.listener, {
+    name: `listener[${spec.index}]`,
+  });
+  if (useTlsContext(context)) {
+    log("worker").debug("TLS certificate {certificate}", {
+      certificate: describeCertificate(context),
+    });
   }
 }
 

@@ -5,6 +5,16 @@
  * The child's own {@linkcode Acceptor} then runs with a limiter that only
  * counts, since every connection it sees was admitted already.
  *
+ * The same question carries `[http] request_rate`: the master keeps the
+ * pool's one table of request buckets, so N children do not allow N times
+ * the rate. A child asks before each HTTP request or Zen question with
+ * {@linkcode requestQuestion} in place of a source address, and the master
+ * answers `request_rate` for no token. That is one pipe round trip per
+ * request while the limit is on (none while it is off): exact, at the
+ * price of that latency. `Retry-After` from a child is `1/rate` rounded
+ * up, the longest a token can take (the master's exact wait is not sent;
+ * for any rate of 1/s or more both round to 1).
+ *
  * @module
  */
 import {
@@ -17,6 +27,43 @@ import type {
   LimiterSettings,
   Refusal,
 } from "../../net/limiter.ts";
+import {
+  type BucketLimit,
+  shareRequestGate,
+} from "../../protocols/request_rate.ts";
+
+/** How a request question starts; a source address never has a space. */
+const REQUEST = "request ";
+
+/**
+ * The admission question for a request from `client` under `limit`, as
+ * the master reads it back with {@linkcode parseRequestQuestion}.
+ *
+ * @example Usage
+ * ```ts
+ * import { parseRequestQuestion, requestQuestion } from "./admission.ts";
+ * const question = requestQuestion("2001:db8::7", { rate: 100, capacity: 1 });
+ * const parsed = parseRequestQuestion(question);
+ * if (parsed?.client !== "2001:db8::7" || parsed.limit.rate !== 100) throw new Error();
+ * if (parseRequestQuestion("192.0.2.7") !== undefined) throw new Error();
+ * ```
+ */
+export function requestQuestion(client: string, limit: BucketLimit): string {
+  return `${REQUEST}${limit.rate} ${limit.capacity} ${client}`;
+}
+
+/** A request question's parts; undefined for a connection's source address. */
+export function parseRequestQuestion(
+  source: string,
+): { client: string; limit: BucketLimit } | undefined {
+  if (!source.startsWith(REQUEST)) return undefined;
+  const [rate, capacity, client] = source.slice(REQUEST.length).split(" ");
+  const limit = { rate: Number(rate), capacity: Number(capacity) };
+  if (
+    client === undefined || !(limit.rate > 0) || !(limit.capacity >= 1)
+  ) return undefined;
+  return { client, limit };
+}
 
 /** Asks the master about a source; resolves to a refusal or undefined. */
 export type AskMaster = (source: string) => Promise<Refusal | undefined>;
@@ -29,11 +76,21 @@ export interface AdmittingOptions {
   busyReply: Uint8Array;
 }
 
-/** Wraps a source so that it yields only connections the master admitted. */
+/**
+ * Wraps a source so that it yields only connections the master admitted,
+ * and makes this child count requests with the master too (see the
+ * module doc).
+ */
 export function admittingSource(
   inner: AcceptSource,
   options: AdmittingOptions,
 ): AcceptSource {
+  shareRequestGate({
+    take: async (client, limit) =>
+      await options.ask(requestQuestion(client, limit)) === undefined
+        ? 0
+        : 1 / limit.rate,
+  });
   return {
     async accept(): Promise<AcceptedConn> {
       for (;;) {

@@ -209,7 +209,7 @@ export async function runPoolChild(): Promise<number> {
         }
         init.listenFd = fd;
       }
-      worker = PoolWorker.start(init, {
+      worker = await PoolWorker.start(init, {
         kind: "process",
         send,
         handBack,

@@ -25,8 +25,11 @@
  *
  * The master supervises through the {@linkcode Pool} and holds the
  * listener's one limiter, which children consult per connection (see
- * `limiter.ts`). A child talks to the master in JSON lines over its
- * stdin/stdout and logs to the inherited stderr with its own tag and pid.
+ * `limiter.ts`), and its one table of `request_rate` buckets, which they
+ * consult per request while that limit is on (see `admission.ts`); the
+ * master counts the connections it refuses in `/metrics`. A child talks
+ * to the master in JSON lines over its stdin/stdout and logs to the
+ * inherited stderr with its own tag and pid.
  * It exits when its stdin closes, so even a SIGKILLed master leaves no
  * orphans. Children are started with `spawn` (not `fork`, which would
  * grant them every permission) and explicit, narrowed permission flags.
@@ -39,7 +42,12 @@ import type { Readable, Writable } from "node:stream";
 import { log } from "../../log/log.ts";
 import { writeStdout } from "../../log/stdout.ts";
 import { type RawTcp, rawTcp, SERVER } from "../../net/fd_tcp.ts";
-import { LocalLimiter } from "../../net/limiter.ts";
+import { LocalLimiter, type Refusal } from "../../net/limiter.ts";
+import { formatAddress } from "../../config/address.ts";
+import { metrics, seriesKey } from "../../metrics/registry.ts";
+import { exportRateTable } from "../../metrics/rate_tables.ts";
+import { TokenBuckets } from "../../util/token_buckets.ts";
+import { parseRequestQuestion } from "./admission.ts";
 import type {
   Generation,
   Model,
@@ -75,10 +83,15 @@ import { poolSocket } from "../pool/shared_socket.ts";
 function poolNeeds(context: ModelContext, generation: Generation): ChildNeeds {
   const { http, log: logConfig } = generation.config;
   const { hostname, port } = context.spec.address;
+  const { tls_cert, tls_key } = context.spec.listener;
   const logs = logNeeds(logConfig);
   return {
     net: [netNeed(hostname, port)],
-    read: [http.docroot, ...logs.read].filter((path) => path !== ""),
+    // The certificate files: a worker terminates TLS and re-reads them on
+    // every reload.
+    read: [http.docroot, tls_cert, tls_key, ...logs.read].filter((path) =>
+      path !== ""
+    ),
     write: logs.write,
     syslog: logs.syslog,
   };
@@ -209,6 +222,16 @@ export const processes: Model = {
     const lease = poolSocket(context);
     const dispatch = lease !== undefined && spec.listener.concurrency > 0;
     const limiter = new LocalLimiter(limitsOf(context.generation));
+    const label = formatAddress(spec.address);
+    let requestBuckets: TokenBuckets | undefined;
+    /** The pool's request-rate table, made at the first question. */
+    const requestRates = (): TokenBuckets => {
+      if (requestBuckets === undefined) {
+        requestBuckets = TokenBuckets.allocate();
+        exportRateTable("request_rate", requestBuckets);
+      }
+      return requestBuckets;
+    };
     const logger = log("pool");
     const router = new HandbackRouter<RawTcp>((handle) => handle.close());
     if (dispatch) router.listen(lease.dup(), (raw) => raw);
@@ -301,6 +324,27 @@ export const processes: Model = {
           }
         }
       }
+      /** Answers a child's question: a connection's source, or a request's. */
+      const admit = (source: string): Refusal | undefined => {
+        const request = parseRequestQuestion(source);
+        if (request !== undefined) {
+          const wait = requestRates().take(request.client, request.limit);
+          return wait > 0 ? "request_rate" : undefined;
+        }
+        const refusal = limiter.admit(source);
+        if (refusal === undefined) {
+          held.set(source, (held.get(source) ?? 0) + 1);
+        } else {
+          // The child's acceptor never sees this refusal: count it here.
+          metrics.inc(
+            seriesKey("koan_connections_refused_total", {
+              listener: label,
+              reason: refusal,
+            }),
+          );
+        }
+        return refusal;
+      };
       const listening = (async () => {
         const garbage = (line: string) =>
           logger.warn("{tag} wrote a non-message on its stdout: {line}", {
@@ -309,14 +353,10 @@ export const processes: Model = {
           });
         for await (const message of channel.messages(garbage)) {
           if (message.t === "admit") {
-            const refusal = limiter.admit(message.source);
-            if (refusal === undefined) {
-              held.set(message.source, (held.get(message.source) ?? 0) + 1);
-            }
             channel.send({
               t: "admitted",
               seq: message.seq,
-              refusal: refusal ?? null,
+              refusal: admit(message.source) ?? null,
             });
           } else if (message.t === "release") {
             const count = held.get(message.source) ?? 0;

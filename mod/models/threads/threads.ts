@@ -4,7 +4,8 @@
  * and serving it with the configured `concurrency` (1 = the blocking
  * thread pool; 0 or N = one event loop per thread, muduo's
  * one-loop-per-thread). A SharedArrayBuffer limiter keeps
- * `max_connections`/`max_per_source` exact across them.
+ * `max_connections`/`max_per_source`/`rate_per_source` exact across
+ * them, and holds the pool's `request_rate` buckets.
  *
  * The master binds the socket and never accepts from it; each thread gets
  * a duplicate descriptor and polls it only while it has a free slot, so a

@@ -1,6 +1,7 @@
 /**
  * Entry module of one `threads` worker (a Web Worker). The master posts
- * `init` with the listener, the generation, the shared limiter and a
+ * `init` with the listener, the generation, the shared limiter (with the
+ * pool's `request_rate` buckets) and a
  * descriptor of the pool's shared listening socket; the worker accepts
  * from it while it has room and serves until `drain`. Connections it took
  * beyond its room go back to the master as descriptors (threads share the
@@ -13,6 +14,7 @@
 import { loadLogging } from "../../log/log.ts";
 import { metrics } from "../../metrics/registry.ts";
 import { SharedLimiter } from "../../net/limiter.ts";
+import { shareRequestGate } from "../../protocols/request_rate.ts";
 import type { FromWorker, PoolInit, ToWorker } from "../ipc/messages.ts";
 import type { Generation } from "../contract.ts";
 import {
@@ -33,12 +35,15 @@ let tag = "w?";
 // worker that awaits before setting onmessage loses the first message).
 const logging = loadLogging();
 
-function start(init: PoolInit): void {
+async function start(init: PoolInit): Promise<void> {
   tag = init.tag;
   const limiter = init.limiter
     ? SharedLimiter.attach(init.limiter.buffer, init.limiter.slot)
     : undefined;
-  worker = PoolWorker.start(init, {
+  // The pool's request_rate table is in the same shared memory: every
+  // thread counts a client's requests in it.
+  if (limiter) shareRequestGate(limiter.requests);
+  worker = await PoolWorker.start(init, {
     kind: "thread",
     send: (message) => scope.postMessage(message),
     ...(limiter ? { limiter } : {}),
@@ -58,7 +63,7 @@ const side: WorkerSide<Generation> = {
   },
   async init(message) {
     await logging; // the worker's lines are written as it logs them
-    start(message);
+    await start(message);
     return undefined;
   },
   update: (generation) => worker?.update(generation, tag),

@@ -16,6 +16,14 @@
  * drain gets a second to send its request, and the request in flight is
  * answered with `Connection: close`.
  *
+ * Two things per request before it is routed: from a trusted proxy
+ * (`ConnectionInfo.trustedProxy`), the client its forwarding headers name
+ * (`forwarded.ts`), which the access log and the request rate see (never
+ * the admin routes' loopback check, which stays on the socket's peer);
+ * then, with `[http] request_rate` on, a token for that client
+ * (`../request_rate.ts`), or `429 Too Many Requests` with `Retry-After`
+ * and the connection kept.
+ *
  * @module
  */
 import {
@@ -28,10 +36,18 @@ import { type Deadline, deadlines } from "../../util/deadline.ts";
 import { tickNow } from "./_tick_clock.ts";
 import { type BodySink, ChunkedDecoder } from "./chunked.ts";
 import type { FileSource } from "./file_source.ts";
+import { type ForwardedClient, forwardedClient } from "./forwarded.ts";
 import { isLoopbackPeer } from "./loopback.ts";
+import {
+  type BucketLimit,
+  limitedCounter,
+  peerAddress,
+  type RequestGate,
+  requestGate,
+} from "../request_rate.ts";
 import type { ParserLimits } from "./parser.ts";
 import { RequestParser } from "./parser.ts";
-import type { Reply } from "./reply.ts";
+import { type Reply, textReply } from "./reply.ts";
 import type { HttpEnv } from "./settings.ts";
 import type { HttpRequest } from "./request.ts";
 import type { RouteContext, RouteTable } from "./route.ts";
@@ -68,6 +84,8 @@ export interface ConnectionSettings {
   files: FileSource | undefined;
   /** Request headers the access log prints, captured per request. @default {[]} */
   accessHeaders?: readonly string[];
+  /** `[http] request_rate`'s bucket; absent when the limit is off. */
+  requestLimit?: BucketLimit;
 }
 
 /** What a pending read waits for. */
@@ -158,6 +176,14 @@ export class HttpConnection implements RouteContext {
   #keepAlive: boolean;
   /** Whether the peer is on loopback, once asked. */
   #loopback: boolean | undefined;
+  /** Whether the socket's peer is a trusted proxy (forwarding headers are read). */
+  #proxied: boolean;
+  /** The client the current request's forwarding headers name (trusted proxy only). */
+  #client: ForwardedClient | undefined;
+  /** The peer's address, once asked (the request rate's key). */
+  #peerAddress: string | undefined;
+  /** Where requests are counted when `request_rate` is on. */
+  #gate: RequestGate | undefined;
   /** Bytes of the 408 sent on a timeout, for its access record. */
   #timeoutSent = 0;
   #deadline: Deadline;
@@ -236,6 +262,10 @@ export class HttpConnection implements RouteContext {
       ? Math.min(headerTimeoutMs, keepaliveTimeoutMs)
       : headerTimeoutMs;
     this.#headAt = this.#readAt = this.#lastAt = tickNow();
+    this.#proxied = options.context.info.trustedProxy === true;
+    this.#gate = options.settings.requestLimit === undefined
+      ? undefined
+      : requestGate("http");
   }
 
   /** {@inheritDoc RouteContext.fromLoopback} */
@@ -275,8 +305,10 @@ export class HttpConnection implements RouteContext {
         const length = parser.scan(this.#buf, this.#start, this.#end);
         if (length < 0) break;
         this.#requestAt = this.#headAt;
+        if (this.#proxied) this.#client = undefined;
         const request = parser.parse(this.#buf, this.#start, length);
         if (this.#capturing) this.#requestHeaders = parser.captured();
+        if (this.#proxied) this.#forwarded(length);
         this.#start += length;
         served = true;
         let keep = this.#serveRequest(request);
@@ -331,9 +363,27 @@ export class HttpConnection implements RouteContext {
     this.#emit(tickNow(), true);
   }
 
+  /** Reads the client the head of `length` bytes at `#start` names (a trusted proxy's). */
+  #forwarded(length: number): void {
+    const info = this.#context.info;
+    this.#client = forwardedClient(this.#buf, {
+      start: this.#start,
+      end: this.#start + length,
+      // Without the listener's set, only the peer itself is trusted.
+      trusted: info.trusted ?? NOBODY,
+    });
+  }
+
+  /** The current request's client address: the forwarded one, else the peer's. */
+  #clientAddress(): string {
+    return this.#client?.address ??
+      (this.#peerAddress ??= peerAddress(this.#context.info.peer));
+  }
+
   /**
-   * Routes one request and queues the answer; resolves to whether the
-   * connection stays open. Synchronous when the route is (hello, healthz).
+   * Counts one request against `request_rate` (when on), then routes it
+   * and queues the answer; resolves to whether the connection stays open.
+   * Synchronous when the count and the route are (hello, healthz).
    */
   #serveRequest(request: HttpRequest): boolean | Promise<boolean> {
     this.#request = request;
@@ -346,7 +396,29 @@ export class HttpConnection implements RouteContext {
         maxTrailer: this.#settings.limits.maxHeaderBytes,
       })
       : undefined;
-    const reply = dispatch(request, this.#dispatch);
+    const gate = this.#gate;
+    if (gate !== undefined) {
+      const wait = gate.take(
+        this.#clientAddress(),
+        this.#settings.requestLimit!,
+      );
+      if (typeof wait !== "number") {
+        return wait.then((seconds) => this.#route(request, seconds));
+      }
+      if (wait > 0) return this.#route(request, wait);
+    }
+    return this.#route(request, 0);
+  }
+
+  /** Routes `request`, or answers 429 when it must wait `wait` seconds. */
+  #route(request: HttpRequest, wait: number): boolean | Promise<boolean> {
+    let reply: Reply | Promise<Reply>;
+    if (wait > 0) {
+      limitedCounter("http").inc();
+      reply = tooManyRequests(wait);
+    } else {
+      reply = dispatch(request, this.#dispatch);
+    }
     if (
       reply instanceof Promise || this.#bodyPending || reply.file !== undefined
     ) return this.#serveSlowly(request, reply);
@@ -380,7 +452,7 @@ export class HttpConnection implements RouteContext {
 
   #keep(request: HttpRequest, reply: Reply): boolean {
     return request.keepAlive && this.#keepAlive && reply.close !== true &&
-      reply.status < 400 && !this.#draining;
+      (reply.status < 400 || reply.status === 429) && !this.#draining;
   }
 
   #connection(request: HttpRequest, keep: boolean): ConnectionHeader {
@@ -519,7 +591,7 @@ export class HttpConnection implements RouteContext {
     const request = this.#request;
     this.#pending[this.#pendingCount++] = {
       protocol: "http",
-      peer: this.#context.info.peer,
+      peer: this.#client?.peer ?? this.#context.info.peer,
       fields: this.#fields(
         request?.method ?? refused?.method ?? "-",
         request?.target ?? refused?.target ?? "-",
@@ -805,6 +877,29 @@ export class HttpConnection implements RouteContext {
     );
     await this.#flush();
   }
+}
+
+/** A trusted set with no one in it. */
+const NOBODY = { has: () => false };
+
+/** 429 replies by their Retry-After, made once each. */
+const TOO_MANY = new Map<number, Reply>();
+
+/**
+ * `429 Too Many Requests` with `Retry-After`: the seconds until a token
+ * is there, rounded up (at least 1). The connection stays open.
+ */
+function tooManyRequests(wait: number): Reply {
+  const seconds = Math.max(1, Math.ceil(wait));
+  let reply = TOO_MANY.get(seconds);
+  if (reply === undefined) {
+    reply = {
+      ...textReply(429, errorPage(429)),
+      extra: `Retry-After: ${seconds}\r\n`,
+    };
+    if (TOO_MANY.size < 64) TOO_MANY.set(seconds, reply);
+  }
+  return reply;
 }
 
 /** The 408 sent when a head or body does not arrive in time. */

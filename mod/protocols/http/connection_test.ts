@@ -8,7 +8,8 @@ import {
   problemsWith,
 } from "../../../tests/http_corpus/wire.ts";
 import { configOf } from "../../config/_testing.ts";
-import type { AccessRecord } from "../contract.ts";
+import type { AccessRecord, ConnectionInfo } from "../contract.ts";
+import { metrics } from "../../metrics/registry.ts";
 import type { HttpEnv } from "./settings.ts";
 import { BUILT_IN_TABLE } from "../zen/aphorisms.ts";
 import { MemoryTransport } from "./_memory_transport.ts";
@@ -43,13 +44,14 @@ interface Run {
 function start(
   chunks: Uint8Array[],
   env: HttpEnv = envWith(),
+  info: ConnectionInfo = { peer: "192.0.2.1:4242", local: "127.0.0.1:8080" },
 ): Run {
   const transport = new MemoryTransport(chunks, { holdOpen: true });
   const records: AccessRecord[] = [];
   const drain = new AbortController();
   let finished = false;
   const done = createHttpHandler(env)(transport, {
-    info: { peer: "192.0.2.1:4242", local: "127.0.0.1:8080" },
+    info,
     draining: drain.signal,
     access: (record) => records.push(record),
   }).then(() => {
@@ -486,4 +488,142 @@ Deno.test("HTTP handler closes a silent just-accepted connection soon after a dr
     "no 408 for a request never sent",
   );
   assert.equal(run.records.length, 0);
+});
+
+/** Runs `requests` pipelined in one read from `info`'s peer; the responses, records, and whether it closed. */
+async function pipelined(
+  requests: string[],
+  env: HttpEnv,
+  info: ConnectionInfo,
+) {
+  const run = start([bytesOf(requests.join(""))], env, info);
+  await settle(run);
+  const closed = run.finished();
+  run.transport.close();
+  await run.done;
+  return {
+    ...parseResponses(run.transport.text),
+    records: run.records,
+    closed,
+  };
+}
+
+const GET = `GET / HTTP/1.1\r\n${H}\r\n`;
+const LIMITED = 'koan_requests_limited_total{protocol="http"}';
+
+Deno.test("HTTP handler answers 429 with Retry-After past request_rate and keeps the connection", async () => {
+  const before = metrics.snapshot().counters[LIMITED] ?? 0;
+  const env = envWith({ http: { request_rate: 0.5, request_burst: 1 } });
+  const info = { peer: "192.0.2.61:4242", local: "127.0.0.1:8080" };
+  const { responses, records, closed } = await pipelined(
+    [
+      GET,
+      GET,
+      GET,
+      `POST /zen HTTP/1.1\r\n${H}Content-Length: 3\r\n\r\nab?`,
+      GET,
+    ],
+    env,
+    info,
+  );
+  assert.deepEqual(responses.map((r) => r.status), [200, 200, 429, 429, 429]);
+  const limited = responses[2]!;
+  assert.equal(limited.headers.get("retry-after"), "2", "1/0.5 s, rounded up");
+  assert.equal(limited.headers.get("connection"), undefined, "kept open");
+  assert.equal(limited.body, "429 Too Many Requests\n");
+  assert.equal(closed, false, "the connection stays open after a 429");
+  assert.deepEqual(records.map((r) => r.status), [200, 200, 429, 429, 429]);
+  assert.equal(metrics.snapshot().counters[LIMITED], before + 3);
+  // Another client has its own bucket.
+  const other = await pipelined([GET], env, {
+    peer: "192.0.2.62:4242",
+    local: "127.0.0.1:8080",
+  });
+  assert.equal(other.responses[0]?.status, 200);
+});
+
+Deno.test("HTTP handler counts nothing without request_rate", async () => {
+  const { responses } = await pipelined(
+    [GET, GET, GET, GET],
+    envWith(),
+    { peer: "192.0.2.63:4242", local: "127.0.0.1:8080" },
+  );
+  assert.deepEqual(responses.map((r) => r.status), [200, 200, 200, 200]);
+});
+
+Deno.test("HTTP handler logs the client a trusted proxy forwards, walking over trusted hops", async () => {
+  const forward = (xff: string) =>
+    `GET / HTTP/1.1\r\n${H}X-Forwarded-For: ${xff}\r\n\r\n`;
+  const { records } = await pipelined(
+    [
+      forward("127.0.0.1, 198.51.100.7"),
+      forward("198.51.100.8:4711, 10.0.0.3"),
+      GET,
+      forward("garbage"),
+    ],
+    envWith(),
+    {
+      peer: "10.0.0.2:5000",
+      local: "127.0.0.1:8080",
+      trustedProxy: true,
+      trusted: { has: (address) => address.startsWith("10.0.0.") },
+    },
+  );
+  assert.deepEqual(records.map((r) => r.peer), [
+    "198.51.100.7",
+    "198.51.100.8:4711",
+    "10.0.0.2:5000",
+    "10.0.0.2:5000",
+  ]);
+});
+
+Deno.test("HTTP handler ignores forwarding headers from a peer that is not a trusted proxy", async () => {
+  const { records } = await pipelined(
+    [
+      `GET / HTTP/1.1\r\n${H}X-Forwarded-For: 198.51.100.7\r\n\r\n`,
+      `GET / HTTP/1.1\r\n${H}Forwarded: for=198.51.100.7\r\n\r\n`,
+    ],
+    envWith(),
+    { peer: "192.0.2.64:4242", local: "127.0.0.1:8080" },
+  );
+  assert.deepEqual(records.map((r) => r.peer), [
+    "192.0.2.64:4242",
+    "192.0.2.64:4242",
+  ]);
+});
+
+Deno.test("HTTP handler limits the forwarded client, not the proxy", async () => {
+  const env = envWith({ http: { request_rate: 0.5, request_burst: 0 } });
+  const forward = (xff: string) =>
+    `GET / HTTP/1.1\r\n${H}X-Forwarded-For: ${xff}\r\n\r\n`;
+  const { responses } = await pipelined(
+    [
+      forward("198.51.100.21"),
+      forward("198.51.100.22"),
+      forward("198.51.100.21"),
+      forward("198.51.100.23"),
+    ],
+    env,
+    { peer: "10.0.0.9:5000", local: "127.0.0.1:8080", trustedProxy: true },
+  );
+  assert.deepEqual(responses.map((r) => r.status), [200, 200, 429, 200]);
+});
+
+Deno.test("HTTP handler keeps the admin routes on the socket's peer, whatever a trusted proxy forwards", async () => {
+  const { responses, records } = await pipelined(
+    [`GET /metrics HTTP/1.1\r\n${H}X-Forwarded-For: 127.0.0.1\r\n\r\n`],
+    envWith(),
+    {
+      peer: "192.0.2.10:5000",
+      local: "192.0.2.1:8080",
+      trustedProxy: true,
+      trusted: { has: (address) => address === "192.0.2.10" },
+    },
+  );
+  assert.equal(
+    responses[0]?.status,
+    404,
+    "a forwarded 127.0.0.1 is no loopback peer",
+  );
+  assert.equal(records[0]?.peer, "127.0.0.1", "though the log shows it");
 });

@@ -20,13 +20,16 @@ import { builtInRoutes } from "./routes.ts";
 import { HttpError } from "./status.ts";
 import { type Banner, bannerOf, errorBytes, PLAIN_BANNER } from "./writer.ts";
 import { accessHeaderNamesOf } from "../../config/access_variables.ts";
+import { requestLimit } from "../request_rate.ts";
 
 /** The per-generation settings every connection shares. */
 export function connectionSettings(
   env: HttpEnv,
 ): ConnectionSettings {
   const http = env.settings.http;
+  const limit = requestLimit(http);
   return {
+    ...(limit === undefined ? {} : { requestLimit: limit }),
     limits: {
       maxRequestLine: http.max_request_line,
       maxHeaderBytes: http.max_header_bytes,

@@ -50,3 +50,10 @@ Deno.test("isLoopbackPeer() refuses every other address and anything unknown", (
     assert.ok(!isLoopbackPeer(peer), peer);
   }
 });
+
+Deno.test("isLoopbackPeer() counts a unix-domain client as local, and nothing that only looks like one", () => {
+  assert.equal(isLoopbackPeer("unix"), true);
+  for (const peer of ["unix:", "unix:/run/koan.sock", "UNIX", " unix"]) {
+    assert.equal(isLoopbackPeer(peer), false, peer);
+  }
+});

@@ -5,6 +5,11 @@
  * up by their bytes, one answer is written as the table holds it, and
  * several are copied into a spare buffer shared by all connections.
  *
+ * With `[http] request_rate` on (one setting for HTTP requests and Zen
+ * questions, `../request_rate.ts`), each question takes a token from its
+ * client's bucket; one past the limit is answered `Error: slow down.` in
+ * its place, and the connection stays open.
+ *
  * @module
  */
 import type { Handler, Outcome, Protocol, ProtocolEnv } from "../contract.ts";
@@ -13,6 +18,15 @@ import type { Config } from "../../config/settings.ts";
 import { ZenFramer } from "./framer.ts";
 import { AnswerIndex } from "./answer_index.ts";
 import { doWork } from "./work.ts";
+import {
+  type BucketLimit,
+  limitedCounter,
+  peerAddress,
+  type RequestGate,
+  requestGate,
+  requestLimit,
+  type RequestRateSettings,
+} from "../request_rate.ts";
 
 const encoder = new TextEncoder();
 /** Answer to a question not in the table. */
@@ -21,6 +35,8 @@ export const UNKNOWN = encoder.encode("Error: unknown aphorism.");
 export const TOO_LONG = encoder.encode("Error: question too long.");
 /** Answer to a connection over the limits, before closing. */
 export const BUSY = encoder.encode("Error: server busy.");
+/** Answer to a question past `request_rate`; the connection stays open. */
+export const SLOW_DOWN = encoder.encode("Error: slow down.");
 
 /** Largest read of a pipelined batch. */
 const BURST_SIZE = 64 * 1024;
@@ -41,8 +57,18 @@ function giveReply(buffer: Uint8Array): void {
   }
 }
 
-/** What Zen reads from the configuration: its own section. */
-export type ZenSettings = Config["zen"];
+/**
+ * What Zen reads from the configuration: its own section, and
+ * `[http] request_rate`/`request_burst` (absent: no limit).
+ */
+export type ZenSettings = Config["zen"] & Partial<RequestRateSettings>;
+
+/** A connection's request limit: where to count, the bucket, and whose. */
+interface QuestionLimit {
+  gate: RequestGate;
+  limit: BucketLimit;
+  client: string;
+}
 
 /**
  * Creates the Zen handler for one configuration generation.
@@ -63,6 +89,10 @@ export type ZenSettings = Config["zen"];
 export function createZenHandler(env: ProtocolEnv<ZenSettings>): Handler {
   const { max_question, idle_timeout, work, work_ms } = env.settings;
   const answers = new AnswerIndex(env.aphorisms, UNKNOWN);
+  const limit = requestLimit({
+    request_rate: env.settings.request_rate ?? 0,
+    request_burst: env.settings.request_burst ?? 0,
+  });
   const options = {
     protocol: "zen",
     idleMs: idle_timeout * 1000,
@@ -74,7 +104,17 @@ export function createZenHandler(env: ProtocolEnv<ZenSettings>): Handler {
     serveSession(
       transport,
       context,
-      new ZenSession(max_question, answers, work, work_ms),
+      new ZenSession(
+        max_question,
+        answers,
+        work,
+        work_ms,
+        limit === undefined ? undefined : {
+          gate: requestGate("zen"),
+          limit,
+          client: peerAddress(context.info.peer),
+        },
+      ),
       options,
     );
 }
@@ -90,6 +130,7 @@ class ZenSession implements Session {
   #work: ZenSettings["work"];
   #workMs: number;
   #reply: Uint8Array | undefined;
+  #limit: QuestionLimit | undefined;
   closeWith: Outcome | undefined;
   answered = 0;
 
@@ -98,11 +139,13 @@ class ZenSession implements Session {
     answers: AnswerIndex,
     work: ZenSettings["work"],
     workMs: number,
+    limit: QuestionLimit | undefined,
   ) {
     this.#framer = new ZenFramer(maxQuestion);
     this.#answers = answers;
     this.#work = work;
     this.#workMs = workMs;
+    this.#limit = limit;
   }
 
   get hasPartial(): boolean {
@@ -115,6 +158,7 @@ class ZenSession implements Session {
   ): Uint8Array | Promise<Uint8Array> | undefined {
     const framer = this.#framer;
     framer.push(buffer, length);
+    if (this.#limit !== undefined) return this.#receiveLimited(this.#limit);
     let questions = 0;
     let first: Uint8Array | undefined;
     let out: Uint8Array | undefined;
@@ -154,6 +198,67 @@ class ZenSession implements Session {
     return reply;
   }
 
+  /**
+   * {@linkcode receive} under `request_rate`: every question framed takes
+   * a token, and those that get none are answered {@linkcode SLOW_DOWN}.
+   * The tokens are asked for in order, all before any answer is built
+   * (a `processes` child waits for its master's answers).
+   */
+  #receiveLimited(
+    limit: QuestionLimit,
+  ): Uint8Array | Promise<Uint8Array> | undefined {
+    const framer = this.#framer;
+    const answers: Uint8Array[] = [];
+    const waits: (number | Promise<number>)[] = [];
+    let pending = false;
+    for (;;) {
+      if (framer.next()) {
+        answers.push(this.#answers.get(framer.bytes, framer.start, framer.end));
+        const wait = limit.gate.take(limit.client, limit.limit);
+        if (typeof wait !== "number") pending = true;
+        waits.push(wait);
+      } else if (framer.tooLong) {
+        this.closeWith = "question too long";
+        answers.push(TOO_LONG);
+        break;
+      } else break;
+    }
+    if (answers.length === 0) return undefined;
+    if (!pending) return this.#limitedReply(answers, waits as number[]);
+    return Promise.all(waits).then((done) => this.#limitedReply(answers, done));
+  }
+
+  /** Puts {@linkcode SLOW_DOWN} where a question got no token, then works and joins. */
+  #limitedReply(
+    answers: Uint8Array[],
+    waits: readonly number[],
+  ): Uint8Array | Promise<Uint8Array> {
+    let questions = 0;
+    let slowed = 0;
+    for (let i = 0; i < waits.length; i++) {
+      if (waits[i]! > 0) {
+        answers[i] = SLOW_DOWN;
+        slowed++;
+      } else questions++;
+    }
+    if (slowed > 0) limitedCounter("zen").inc(slowed);
+    this.answered += questions;
+    let size = 0;
+    for (const answer of answers) size += answer.length;
+    const out = takeReply(size);
+    let used = 0;
+    for (const answer of answers) {
+      out.set(answer, used);
+      used += answer.length;
+    }
+    this.#reply = out;
+    const reply = out.subarray(0, used);
+    if (this.#work !== "none" && questions > 0) {
+      return this.#workThen(questions, reply);
+    }
+    return reply;
+  }
+
   /** The reply is written: its buffer is free for the next batch, anyone's. */
   sent(): void {
     if (this.#reply !== undefined) giveReply(this.#reply);
@@ -174,6 +279,10 @@ class ZenSession implements Session {
 export const zen: Protocol<ZenSettings> = {
   name: "zen",
   busyReply: BUSY,
-  settings: (config) => config.zen,
+  settings: (config) => ({
+    ...config.zen,
+    request_rate: config.http.request_rate,
+    request_burst: config.http.request_burst,
+  }),
   create: createZenHandler,
 };

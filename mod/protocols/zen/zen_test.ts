@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { configOf } from "../../config/_testing.ts";
 import { fakeContext, FakeTransport } from "../_fake_transport.ts";
 import { BUILT_IN_TABLE } from "./aphorisms.ts";
-import { createZenHandler } from "./zen.ts";
+import { createZenHandler, zen as zenProtocol } from "./zen.ts";
+import { metrics } from "../../metrics/registry.ts";
+import { shareRequestGate } from "../request_rate.ts";
 
 function handler(zen: Record<string, unknown> = {}) {
   return createZenHandler({
@@ -11,6 +13,27 @@ function handler(zen: Record<string, unknown> = {}) {
     state: { draining: false },
   });
 }
+
+/** A handler with `[http] request_rate` and `request_burst`, as the registry picks them. */
+function limitedHandler(rate: number, burst: number) {
+  return createZenHandler({
+    settings: zenProtocol.settings(
+      configOf({ http: { request_rate: rate, request_burst: burst } }).config,
+    ),
+    aphorisms: BUILT_IN_TABLE,
+    state: { draining: false },
+  });
+}
+
+/** A context from `peer`. */
+function contextFrom(peer: string) {
+  const context = fakeContext();
+  context.info = { peer, local: "127.0.0.1:1060" };
+  return context;
+}
+
+const Q = "Beautiful is better than?";
+const LIMITED = 'koan_requests_limited_total{protocol="zen"}';
 
 Deno.test("serveZen answers each question of a read in one write, in order", async () => {
   const transport = new FakeTransport([
@@ -160,4 +183,57 @@ Deno.test("serveZen answers the questions before a too-long one, then the error,
   );
   assert.equal(context.records[0]?.outcome, "question too long");
   assert.equal(context.records[0]?.requests, 1);
+});
+
+Deno.test("serveZen answers 'Error: slow down.' past request_rate and keeps the connection", async () => {
+  const before = metrics.snapshot().counters[LIMITED] ?? 0;
+  const transport = new FakeTransport([Q.repeat(3), "Flat is better than?"]);
+  const context = contextFrom("192.0.2.71:5555");
+  await limitedHandler(0.5, 1)(transport, context);
+  assert.deepEqual(transport.writes.length, 2, "both reads answered");
+  assert.equal(
+    transport.text,
+    "ugly.ugly.Error: slow down.Error: slow down.",
+  );
+  assert.equal(context.records[0]?.outcome, "closed normally");
+  assert.equal(
+    context.records[0]?.requests,
+    2,
+    "slowed questions are not answered ones",
+  );
+  assert.equal(metrics.snapshot().counters[LIMITED], before + 2);
+});
+
+Deno.test("serveZen counts each client's questions apart", async () => {
+  const handle = limitedHandler(0.5, 0);
+  for (const peer of ["192.0.2.72:1", "192.0.2.73:1"]) {
+    const transport = new FakeTransport([Q + Q]);
+    await handle(transport, contextFrom(peer));
+    assert.equal(transport.text, "ugly.Error: slow down.", peer);
+  }
+});
+
+Deno.test("serveZen waits for a gate in another process, in question order", async () => {
+  const asked: string[] = [];
+  let left = 2;
+  shareRequestGate({
+    take: (client) => {
+      asked.push(client);
+      return new Promise((resolve) =>
+        setTimeout(() => resolve(left-- > 0 ? 0 : 1), 1)
+      );
+    },
+  });
+  try {
+    const transport = new FakeTransport([Q + "Flat is better than?" + Q]);
+    const context = contextFrom("[2001:db8::5]:4242");
+    await limitedHandler(10, 0)(transport, context);
+    assert.equal(
+      transport.text,
+      "ugly.nested.Error: slow down.",
+    );
+    assert.deepEqual(asked, ["2001:db8::5", "2001:db8::5", "2001:db8::5"]);
+  } finally {
+    shareRequestGate(undefined);
+  }
 });
