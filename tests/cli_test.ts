@@ -228,6 +228,9 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
     ...("short" in option ? [`-${option.short}, --${name}`] : []),
   ]),
   reopen: ["--pid-file", "--config"],
+  reload: ["--pid-file", "--config"],
+  stop: ["--pid-file", "--config", "--timeout"],
+  status: ["--pid-file", "--config", "--url"],
 };
 
 /** A usage error as the contract has it: one line, exit 2, no stack trace. */
@@ -253,6 +256,9 @@ Deno.test("koan --help lists every command, and how to get each one's help", asy
       "koan bench",
       "koan check-config",
       "koan reopen [--pid-file F | --config F]",
+      "koan reload [--pid-file F | --config F]",
+      "koan stop [--pid-file F | --config F] [--timeout S]",
+      "koan status [--pid-file F | --config F] [--url U]",
       "koan --version | --help",
       "koan COMMAND --help",
     ]
@@ -327,6 +333,15 @@ Deno.test("usage errors from every command: one line ending in a newline, exit 2
     [["reopen", "--bogus"], /see "koan reopen --help"/],
     [["reopen", "stray"], /Unexpected argument 'stray'/],
     [["reopen", "--pid-file", "a", "--config", "b"], /alternatives/],
+    [["reload", "--bogus"], /see "koan reload --help"/],
+    [["reload", "stray"], /Unexpected argument 'stray'/],
+    [["reload", "--pid-file", "a", "--config", "b"], /alternatives/],
+    [["stop", "--bogus"], /see "koan stop --help"/],
+    [["stop", "--timeout"], /argument missing \(see "koan stop --help"\)/],
+    [["stop", "--pid-file", "a", "--timeout", "soon"], /--timeout must be/],
+    [["status", "--bogus"], /see "koan status --help"/],
+    [["status", "--pid-file", "a"], /--pid-file needs --url/],
+    [["status", "--pid-file", "a", "--url", "ftp://x"], /--url must be/],
     [["--version", "stray"], /^koan: Unexpected argument "stray"\n$/],
     [["help", "frobnicate"], /^koan: Unknown command "frobnicate"/],
     [["frobnicate"], /^koan: Unknown command "frobnicate"/],

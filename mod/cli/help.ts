@@ -94,6 +94,12 @@ export function helpText(): string {
     "  koan check-config [options]     validate and print the effective config (exit 2 on error)",
     "  koan reopen [--pid-file F | --config F]",
     "                                  make the running daemon reopen its log files (logrotate)",
+    "  koan reload [--pid-file F | --config F]",
+    "                                  check the config, then make the running daemon reload it (SIGHUP)",
+    "  koan stop [--pid-file F | --config F] [--timeout S]",
+    "                                  stop the running daemon (SIGTERM) and wait until it is gone",
+    "  koan status [--pid-file F | --config F] [--url U]",
+    "                                  the running daemon's listeners, workers and counters (exit 3: not running)",
     "  koan --version | --help",
     "  koan COMMAND --help             that command's options (also: koan help COMMAND)",
     "",
@@ -110,6 +116,24 @@ export function helpText(): string {
   ].join("\n");
 }
 
+/** The options of the commands that find the daemon by its pid file. */
+const PID_OPTION_LINES = [
+  "  --pid-file FILE  the daemon's pid file",
+  "  --config FILE    read the pid file's name from [daemon] pid_file in this config",
+  "                   [$KOAN_CONFIG, then /etc/koan/koan.toml if present]",
+];
+
+const HELP_LINE = "  -h, --help       this help";
+
+/** The exit codes of the commands that signal the daemon. */
+function pidExitCodes(done: string): string[] {
+  return [
+    `Exit codes: 0 ${done}; 1 no pid file, a stale one (no such process), one that is`,
+    "a symlink, or a process this user may not signal; 2 usage error, or [daemon]",
+    "pid_file not set.",
+  ];
+}
+
 /** The commands that answer `--help`, each with its own text. */
 export const COMMANDS = [
   "serve",
@@ -118,6 +142,9 @@ export const COMMANDS = [
   "bench",
   "check-config",
   "reopen",
+  "reload",
+  "stop",
+  "status",
 ] as const;
 
 /** A command's name. */
@@ -187,13 +214,57 @@ const COMMAND_HELP: Record<Exclude<Command, "bench">, () => string[]> = {
     "worker to reopen theirs. Never send SIGUSR1 (Deno opens a debugger on it).",
     "",
     "Options:",
-    "  --pid-file FILE  the daemon's pid file",
-    "  --config FILE    read the pid file's name from [daemon] pid_file in this config",
-    "                   [$KOAN_CONFIG, then /etc/koan/koan.toml if present]",
-    "  -h, --help       this help",
+    ...PID_OPTION_LINES,
+    HELP_LINE,
     "",
-    "Exit codes: 0 sent; 1 no pid file, a stale one (no such process), or a process",
-    "this user may not signal; 2 usage error, or [daemon] pid_file not set.",
+    ...pidExitCodes("sent"),
+  ],
+  reload: () => [
+    "Usage: koan reload [--pid-file FILE | --config FILE]",
+    "",
+    "Makes the running daemon reload its config file: sends SIGHUP to the pid in the pid",
+    "file. With the pid file from the config, checks that config first, as `apachectl",
+    "graceful` does: a config the daemon would refuse is exit 2 and nothing is sent.",
+    "Does not wait for the reload: the daemon applies it in its own time, replacing",
+    "changed listeners one at a time, and logs the outcome; `koan status` counts reloads.",
+    "",
+    "Options:",
+    ...PID_OPTION_LINES,
+    HELP_LINE,
+    "",
+    ...pidExitCodes("sent"),
+  ],
+  stop: () => [
+    "Usage: koan stop [--pid-file FILE | --config FILE] [--timeout SECONDS]",
+    "",
+    "Stops the running daemon: sends SIGTERM to the pid in the pid file, then waits until",
+    "the process is gone. The daemon drains first: in-flight answers are finished.",
+    "",
+    "Options:",
+    ...PID_OPTION_LINES,
+    "  --timeout S      seconds to wait [[limits] shutdown_timeout + 5, or 35]",
+    HELP_LINE,
+    "",
+    ...pidExitCodes("stopped (the process is gone)"),
+    "Exit 1 also when it still runs after --timeout (it may be draining; `koan stop`",
+    "again stops it at once).",
+  ],
+  status: () => [
+    "Usage: koan status [--pid-file FILE | --config FILE] [--url URL]",
+    "",
+    "Prints what the running daemon's /status.json says: listeners with their models,",
+    "workers and connections, requests a second, p99, reloads, uptime. Asks --url, or",
+    "the config's first plain HTTP listener on loopback or any address (0.0.0.0 is asked",
+    "on 127.0.0.1, [::] on [::1]); /status.json answers loopback peers ([http] admin).",
+    "",
+    "Options:",
+    ...PID_OPTION_LINES,
+    "  --url URL        e.g. http://127.0.0.1:8080/status.json (needed with --pid-file)",
+    HELP_LINE,
+    "",
+    "Exit codes (LSB): 0 running, shown; 1 running but no status to show (no HTTP",
+    "listener to ask, no answer), or a pid file koan never writes (a symlink); 2 usage",
+    "error, or [daemon] pid_file not set; 3 not running (no pid file, or a stale one).",
   ],
 };
 

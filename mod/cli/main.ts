@@ -1,6 +1,7 @@
 /**
  * The command line (DESIGN §2): `serve` (default), `inetd`, `client`,
- * `bench`, `check-config`, `reopen`, `--version`, `--help`; every command
+ * `bench`, `check-config`, the control commands `reopen`, `reload`,
+ * `stop` and `status`, `--version`, `--help`; every command
  * answers `--help` and `-h`. Returns an exit code; only `main.ts` calls
  * `Deno.exit`. A usage or config error is one line on stderr and exit 2,
  * never a stack trace.
@@ -32,6 +33,9 @@ const HELPED: readonly string[] = [
   "bench",
   "check-config",
   "reopen",
+  "reload",
+  "stop",
+  "status",
 ] satisfies readonly Command[];
 
 /** Whether `args` ask for help (`--help` or `-h` before any `--`). */
@@ -102,6 +106,18 @@ async function run(command: string, args: string[]): Promise<number> {
     case "reopen": {
       const { runReopen } = await import("./reopen.ts");
       return await runReopen(args);
+    }
+    case "reload": {
+      const { runReload } = await import("./control.ts");
+      return await runReload(args);
+    }
+    case "stop": {
+      const { runStop } = await import("./control.ts");
+      return await runStop(args);
+    }
+    case "status": {
+      const { runStatus } = await import("./status.ts");
+      return await runStatus(args);
     }
     case "serve": {
       await ignoreSigusr1();

@@ -78,7 +78,15 @@ export class SignalQueue {
 }
 
 /** Linux's numbers (the generic table: x86_64 and aarch64 alike). */
-const SIGNAL_NUMBERS = { SIGUSR1: 10, SIGUSR2: 12 } as const;
+const SIGNAL_NUMBERS = {
+  SIGHUP: 1,
+  SIGUSR1: 10,
+  SIGUSR2: 12,
+  SIGTERM: 15,
+} as const;
+
+/** The signals {@linkcode sendSignal} sends to a running daemon (`koan reload`, `stop`, `reopen`). */
+export type ControlSignal = "SIGHUP" | "SIGTERM" | typeof REOPEN_SIGNAL;
 const SIG_IGN = 1n;
 const SIG_ERR = 0xffff_ffff_ffff_ffffn;
 
@@ -209,7 +217,7 @@ export function ignoreReopenSignal(): void {
  * @throws {Deno.errors.NotCapable} with neither `--allow-run` nor FFI for
  *   the C library.
  */
-export function sendSignal(pid: number, signal: typeof REOPEN_SIGNAL): void {
+export function sendSignal(pid: number, signal: ControlSignal): void {
   // 0 and negative pids address process groups, 1 is init: never.
   if (!Number.isSafeInteger(pid) || pid <= 1) {
     throw new RangeError(`Cannot signal pid ${pid}: not a single process`);

@@ -263,3 +263,40 @@ Deno.test("sendSignal() without --allow-run or FFI is NotCapable, naming both", 
   assert.equal(result.code, 0, result.stderr);
   assert.match(result.stdout, /^NotCapable .*--allow-run.*--allow-ffi=/);
 });
+
+Deno.test("sendSignal() sends koan reload's SIGHUP and koan stop's SIGTERM through the C library too", async () => {
+  // Victims whose default action for both signals is to end.
+  for (const signal of ["SIGHUP", "SIGTERM"] as const) {
+    const victim = new Deno.Command("sleep", { args: ["30"] }).spawn();
+    try {
+      const sent = await runScript(
+        [LIBC_FLAG],
+        `signals.sendSignal(${victim.pid}, "${signal}");`,
+      );
+      assert.equal(sent.code, 0, sent.stderr);
+      const status = await Promise.race([
+        victim.status,
+        new Promise<undefined>((resolve) =>
+          setTimeout(() => resolve(undefined), 5000)
+        ),
+      ]);
+      assert.equal(status?.signal, signal, `sleep ended by ${signal}`);
+    } finally {
+      // Ended already, as it should have; else ended here.
+      if (!(await isDone(victim.status))) victim.kill("SIGKILL");
+      await victim.status;
+    }
+  }
+});
+
+/** Whether `promise` has settled (after one turn). */
+async function isDone(promise: Promise<unknown>): Promise<boolean> {
+  const pending = Symbol("pending");
+  const first = await Promise.race([
+    promise.then(() => true),
+    new Promise<typeof pending>((resolve) =>
+      setTimeout(() => resolve(pending), 0)
+    ),
+  ]);
+  return first === true;
+}
