@@ -116,6 +116,12 @@ const checked =
       ),
     );
 const destination = checked(logDestinationProblem);
+/** An HTTP route path: starts with "/", no space, query or fragment. */
+const routePath = checked((value) =>
+  /^\/[^\s?#]*$/.test(value)
+    ? undefined
+    : `must be a path starting with "/" (no space, "?" or "#")`
+);
 
 /** Settings of one `[[listener]]` table. */
 export const LISTENER = {
@@ -279,6 +285,16 @@ export const SECTIONS = {
       false,
       "name koan's version in the Server header (nginx's server_tokens); off: plain `koan`",
     ),
+    health_path: setting(
+      routePath,
+      "/healthz",
+      "liveness probe: 200 while the process serves, draining included; for any peer",
+    ),
+    ready_path: setting(
+      routePath,
+      "/readyz",
+      "readiness probe: 200, or 503 from SIGTERM on (drain_delay included); for any peer",
+    ),
   },
   limits: {
     max_connections: setting(
@@ -310,6 +326,16 @@ export const SECTIONS = {
       seconds,
       30,
       "seconds to drain on SIGTERM before forcing",
+    ),
+    drain_delay: setting(
+      seconds,
+      0,
+      "on SIGTERM, seconds to keep accepting with /readyz at 503 before the drain (ends early after drain_probes probes); 0 = drain at once",
+    ),
+    drain_probes: setting(
+      count(1, 1000),
+      2,
+      "/readyz probes answered 503 that end the drain_delay wait early",
     ),
     worker_timeout: setting(
       positiveSeconds,

@@ -76,6 +76,16 @@ function isStop(signal: HandledSignal): boolean {
 /** Mutable daemon state visible to protocols. */
 class State {
   draining = false;
+  ready = true;
+  /** Readiness probes answered since `ready` went false. */
+  probes = 0;
+  /** Told of each such probe, while the drain delay waits for them. */
+  onProbe: (() => void) | undefined;
+
+  probed(): void {
+    this.probes++;
+    this.onProbe?.();
+  }
 }
 
 /** How a daemon is started; every default is the real thing. */
@@ -336,8 +346,74 @@ export class Daemon {
     }
   }
 
+  /**
+   * `[limits] drain_delay`: before the drain, `/readyz` answers 503 while
+   * koan still accepts and serves, so a balancer takes it out before any
+   * client is refused. The wait ends after `drain_probes` such probes
+   * (counted across workers) or the delay, whichever comes first; a
+   * second stop signal ends it too. Resolves to the signal wait still
+   * pending, for the drain to take over (wrapped: an async function would
+   * wait for a promise it returns).
+   */
+  async #drainDelay(
+    signal: HandledSignal,
+  ): Promise<{ next?: Promise<HandledSignal> }> {
+    const { drain_delay: seconds, drain_probes: wanted } = this.#config.limits;
+    if (seconds <= 0) return {};
+    this.#state.ready = false;
+    this.#state.probes = 0;
+    for (const slot of this.#slots) slot.running.unready?.();
+    logger.info(
+      "{signal}: not ready; draining after {wanted} readyz probes or {seconds} s",
+      { signal, wanted, seconds },
+    );
+    this.#notifier?.send({
+      STOPPING: 1,
+      STATUS: this.#supervision.statusNow("not ready: "),
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const delay = new Promise<"delay">((resolve) =>
+      timer = setTimeout(() => resolve("delay"), seconds * 1000)
+    );
+    const probed = new Promise<"probes">((resolve) => {
+      this.#state.onProbe = () => {
+        if (this.#state.probes >= wanted) resolve("probes");
+      };
+    });
+    try {
+      for (;;) {
+        const next = this.#signals.next();
+        const result = await Promise.race([delay, probed, next]);
+        if (result === "delay") {
+          logger.info("drain: drain_delay {seconds} s passed", { seconds });
+          return { next };
+        }
+        if (result === "probes") {
+          logger.info("drain: readyz probed {count} times", {
+            count: this.#state.probes,
+          });
+          return { next };
+        }
+        const again = await next;
+        if (isStop(again)) {
+          logger.info("drain: second signal ({signal}) ends the wait", {
+            signal: again,
+          });
+          return {};
+        }
+        if (again === "SIGUSR2") this.#reopen();
+        else logger.info("{signal} ignored while draining", { signal: again });
+      }
+    } finally {
+      clearTimeout(timer);
+      this.#state.onProbe = undefined;
+    }
+  }
+
   async #handleStop(signal: HandledSignal): Promise<number> {
     const timeoutMs = this.#config.limits.shutdown_timeout * 1000;
+    let pending = (await this.#drainDelay(signal)).next;
+    this.#state.ready = false;
     this.#state.draining = true;
     // Stop taking connections at once: every model closes its listening
     // descriptors as its drain begins (a pool's workers as soon as they
@@ -365,7 +441,8 @@ export class Daemon {
     );
     try {
       for (;;) {
-        const next = this.#signals.next();
+        const next = pending ?? this.#signals.next();
+        pending = undefined;
         const result = await Promise.race([drained, overdue, next]);
         if (result === "overdue") {
           logger.error(

@@ -97,6 +97,12 @@ export interface RunningListener {
    */
   drain(timeoutMs: number): Promise<number>;
   /**
+   * The daemon is about to drain (`drain_delay`): readiness probes answer
+   * 503 from now on. Present only on models whose workers keep a state of
+   * their own (in-isolate models read the daemon's).
+   */
+  unready?(): void;
+  /**
    * Adds (`delta > 0`) or retires (`delta < 0`) workers: SIGTTIN/SIGTTOU.
    * Present only on models with a worker pool; never goes below one worker.
    */

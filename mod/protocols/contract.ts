@@ -158,6 +158,17 @@ export interface ProtocolEnv<S = unknown> {
 export interface DaemonState {
   /** True once a graceful stop has begun. */
   readonly draining: boolean;
+  /**
+   * False from SIGTERM on, `drain_delay` included: the readiness probe
+   * answers 503 so a balancer takes this process out while it still
+   * serves. Absent: ready unless draining.
+   */
+  readonly ready?: boolean;
+  /**
+   * Counts one readiness probe answered while not ready; the daemon ends
+   * its `drain_delay` wait after `drain_probes` of them.
+   */
+  probed?(): void;
 }
 
 /** A protocol as the registry knows it. */

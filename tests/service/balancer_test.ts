@@ -171,7 +171,7 @@ async function cluster(dir: string) {
   };
 }
 
-Deno.test("nginx: balances HTTP over two koans; one draining answers /healthz 503 and nginx routes around it with no failed request", async () => {
+Deno.test("nginx: balances HTTP over two koans; one draining answers /readyz 503 (/healthz 200) and nginx routes around it with no failed request", async () => {
   await using dir = await tempDir();
   await using c = await cluster(dir.path);
   for (let i = 0; i < 8; i++) {
@@ -184,15 +184,23 @@ Deno.test("nginx: balances HTTP over two koans; one draining answers /healthz 50
 
   const http = httpLoad(c.front.http);
   while (http.result.ok < 100) await delay(20);
-  // A keep-alive connection to A that has just been used: a drain leaves
-  // it a moment, and a health check on it reads 503.
+  // Keep-alive connections to A that have just been used: a drain leaves
+  // them a moment; on one liveness still reads 200, on the other
+  // readiness reads 503.
+  using live = await connect(c.backendA.http);
   using probe = await connect(c.backendA.http);
-  await send(probe, "GET /healthz HTTP/1.1\r\nHost: koan\r\n\r\n");
-  const before = await readUntil(probe, (t) => /\r\n\r\nok/.test(t), 5000);
-  assert.match(before.text, /^HTTP\/1\.1 200 /);
+  await send(live, "GET /healthz HTTP/1.1\r\nHost: koan\r\n\r\n");
+  await send(probe, "GET /readyz HTTP/1.1\r\nHost: koan\r\n\r\n");
+  const alive = await readUntil(live, (t) => /\r\n\r\nok/.test(t), 5000);
+  assert.match(alive.text, /^HTTP\/1\.1 200 /);
+  const ready = await readUntil(probe, (t) => /\r\n\r\nready/.test(t), 5000);
+  assert.match(ready.text, /^HTTP\/1\.1 200 /);
   c.a.kill("SIGTERM");
   await c.a.waitForLog(/SIGTERM: draining/);
-  await send(probe, "GET /healthz HTTP/1.1\r\nHost: koan\r\n\r\n");
+  await send(live, "GET /healthz HTTP/1.1\r\nHost: koan\r\n\r\n");
+  await send(probe, "GET /readyz HTTP/1.1\r\nHost: koan\r\n\r\n");
+  const liveness = await readUntil(live, (t) => /\r\n\r\n\S+/.test(t), 5000);
+  assert.match(liveness.text, /^HTTP\/1\.1 200 /);
   const during = await readUntil(probe, (t) => /\r\n\r\n\S+/.test(t), 5000);
   assert.match(during.text, /^HTTP\/1\.1 503 /);
   assert.equal((await c.a.exited).code, 0);

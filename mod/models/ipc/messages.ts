@@ -72,6 +72,8 @@ export type ToWorker<G = Generation> =
    */
   | { t: "drain"; timeoutMs: number; handed?: number }
   | { t: "reopen" }
+  /** `drain_delay` began: readiness probes answer 503 from now on. */
+  | { t: "unready" }
   /** Processes: the master's answer to an `admit` question. */
   | { t: "admitted"; seq: number; refusal: Refusal | null }
   /**
@@ -100,6 +102,8 @@ export type FromWorker =
   }
   /** Reached `max_requests`: please start my successor, then drain me. */
   | { t: "recycle"; served: number }
+  /** A readiness probe answered 503 (counted toward `drain_probes`). */
+  | { t: "probe" }
   /** Drain finished; `forced` connections were cut at the deadline. */
   | { t: "drained"; forced: number; metrics?: MetricsSnapshot }
   /** Shared socket: free slots changed (see `FdAcceptSource`). */

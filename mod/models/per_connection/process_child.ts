@@ -31,6 +31,8 @@ export interface ConnInit {
   protocol: ProtocolName;
   generation: WireGeneration;
   info: ConnectionInfo;
+  /** False when accepted during `drain_delay` (`serve_relayed.ts`). */
+  ready?: boolean;
 }
 
 const decoder = new TextDecoder();

@@ -17,6 +17,7 @@
 import { log } from "../../log/log.ts";
 import {
   type ConnectionContext,
+  type DaemonState,
   type Handler,
   isConnectionError,
   type Transport,
@@ -120,7 +121,11 @@ async function relay(
 }
 
 /** The handler the acceptor runs: one child per connection. */
-function processHandler(generation: Generation, protocol: string): Handler {
+function processHandler(
+  generation: Generation,
+  protocol: string,
+  state: DaemonState,
+): Handler {
   const wire: WireGeneration = toWire(generation);
   let command: ChildCommand | undefined;
   return async (transport, context) => {
@@ -147,6 +152,7 @@ function processHandler(generation: Generation, protocol: string): Handler {
       protocol,
       generation: wire,
       info: context.info,
+      ready: state.ready !== false,
     } as ConnInit;
     try {
       await relay(child, init, transport, context);
@@ -190,7 +196,8 @@ export const processPerConnection: Model = {
     const protocol = context.spec.listener.protocol;
     const running = serveInIsolate(context, {
       concurrency: 0,
-      handler: (generation) => processHandler(generation, protocol),
+      handler: (generation) =>
+        processHandler(generation, protocol, context.state),
     });
     return Promise.resolve(perConnectionListener(running, () => {
       for (const reopen of live.values()) reopen();

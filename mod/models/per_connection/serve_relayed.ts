@@ -23,6 +23,12 @@ export interface RelayedConnection {
   protocol: ProtocolName;
   generation: Generation;
   info: ConnectionInfo;
+  /**
+   * False when the connection was accepted during `drain_delay`: readiness
+   * probes answer 503 (not counted toward `drain_probes` from a child).
+   * @default {true}
+   */
+  ready?: boolean;
 }
 
 /** Serves `connection` over `transport` to its end; `draining` aborts on the master's DRAIN. */
@@ -36,6 +42,7 @@ export async function serveRelayed(
     get draining() {
       return draining.signal.aborted;
     },
+    ready: connection.ready !== false,
   };
   const handler = createHandler(
     protocolFor(connection.protocol),

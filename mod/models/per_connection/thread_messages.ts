@@ -25,6 +25,7 @@ export type ToConnWorker =
     protocol: ProtocolName;
     generation: Generation;
     info: ConnectionInfo;
+    ready: boolean;
   }
   | { t: "data"; buffer: ArrayBuffer; length: number }
   | { t: "eof" }

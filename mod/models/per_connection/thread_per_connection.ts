@@ -10,6 +10,7 @@
 import { log } from "../../log/log.ts";
 import type {
   ConnectionContext,
+  DaemonState,
   Handler,
   Transport,
 } from "../../protocols/contract.ts";
@@ -121,7 +122,11 @@ function relay(
 }
 
 /** The handler the acceptor runs: one Worker per connection. */
-function threadHandler(generation: Generation, protocol: string): Handler {
+function threadHandler(
+  generation: Generation,
+  protocol: string,
+  state: DaemonState,
+): Handler {
   return async (transport, context) => {
     const tag = `c${++connections}`;
     const worker = new Worker(WORKER_URL, { type: "module", name: tag });
@@ -134,6 +139,7 @@ function threadHandler(generation: Generation, protocol: string): Handler {
           protocol,
           generation,
           info: context.info,
+          ready: state.ready !== false,
         } as ToConnWorker,
       );
       await relay(worker, transport, context);
@@ -152,7 +158,8 @@ export const threadPerConnection: Model = {
     const protocol = context.spec.listener.protocol;
     const running = serveInIsolate(context, {
       concurrency: 0,
-      handler: (generation) => threadHandler(generation, protocol),
+      handler: (generation) =>
+        threadHandler(generation, protocol, context.state),
     });
     return Promise.resolve(perConnectionListener(running, () => {
       // Long-lived connections keep their log file open: reopen it too.

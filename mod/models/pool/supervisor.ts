@@ -175,6 +175,8 @@ export interface PoolOptions {
   onGone?: (slot: number) => void;
   /** Called once on a crash loop after start. */
   onFatal?: (reason: string) => void;
+  /** Called for each readiness probe a worker answered 503. */
+  onProbe?: () => void;
   /** Most workers; limiter slots. @default {1024} */
   maxWorkers?: number;
   /** `listener` label of the pool's metrics (its address). @default {name} */
@@ -245,6 +247,8 @@ export class Pool {
   #bootFailures = 0;
   #restarts = 0;
   #draining = false;
+  /** `drain_delay` began: workers (new ones too) answer readiness 503. */
+  #unready = false;
   #fatal = false;
   #respawns = new Set<TimerId>();
   #inspector: TimerId;
@@ -411,6 +415,7 @@ export class Pool {
         member.counted = true;
         metrics.add(this.#workersKey, 1);
         this.#bootFailures = 0;
+        if (this.#unready) member.worker.send({ t: "unready" });
         this.#onReady(member);
         return;
       case "boot-error":
@@ -437,6 +442,9 @@ export class Pool {
           { tag: member.tag, pid: member.worker.pid, served: message.served },
         );
         this.#spawn(member.id, member.restarts);
+        return;
+      case "probe":
+        this.#options.onProbe?.();
         return;
       case "drained":
         member.forced = message.forced;
@@ -643,6 +651,14 @@ export class Pool {
     return Promise.resolve();
   }
 
+  /** Tells every worker, and any started from now on, that readiness is 503. */
+  unready(): void {
+    this.#unready = true;
+    for (const member of this.#members.values()) {
+      if (member.state === "ready") member.worker.send({ t: "unready" });
+    }
+  }
+
   /** Forwards a new generation to every worker. */
   update(generation: Generation): void {
     this.#generation = generation;
@@ -777,6 +793,7 @@ export async function runPool(
     ...(parts.onGone ? { onGone: parts.onGone } : {}),
     ...(parts.maxWorkers ? { maxWorkers: parts.maxWorkers } : {}),
     ...(context.onFatal ? { onFatal: context.onFatal } : {}),
+    onProbe: () => context.state.probed?.(),
   });
   try {
     await pool.start();
@@ -787,6 +804,7 @@ export async function runPool(
   }
   return {
     stats: () => pool.stats(),
+    unready: () => pool.unready(),
     update(generation) {
       limiter.update(limitsOf(generation));
       pool.update(generation);

@@ -47,9 +47,19 @@ export interface PoolWorkerHost {
   handBack?: FdSourceOptions["handBack"];
 }
 
-/** Daemon state as this worker sees it. */
+/** Daemon state as this worker sees it; probes are counted by the master. */
 class WorkerState {
   draining = false;
+  ready = true;
+  #host: PoolWorkerHost;
+
+  constructor(host: PoolWorkerHost) {
+    this.#host = host;
+  }
+
+  probed(): void {
+    this.#host.send({ t: "probe" });
+  }
 }
 
 /** One running pool worker. */
@@ -99,7 +109,7 @@ export class PoolWorker {
       host.send({ t: "boot-error", message: error.message, bind: false });
       return undefined;
     }
-    const state = new WorkerState();
+    const state = new WorkerState(host);
     const limit = init.maxRequests;
     let running: InIsolateListener;
     let shared: FdAcceptSource | undefined;
@@ -208,6 +218,11 @@ export class PoolWorker {
     await this.#running.update(generation);
   }
 
+  /** The daemon's `drain_delay` began: readiness probes answer 503. */
+  unready(): void {
+    this.#state.ready = false;
+  }
+
   /** Drains once; later calls share the first drain. Resolves to the count forced. */
   drain(timeoutMs: number): Promise<number> {
     this.#drained ??= (async () => {
@@ -280,6 +295,9 @@ export async function dispatchToWorker<G>(
       break;
     case "reopen":
       reopenLogs();
+      break;
+    case "unready":
+      side.worker?.unready();
       break;
     case "queued":
       side.worker?.masterQueue(message.waiting);

@@ -10,6 +10,10 @@
  * path koan does not serve (a file of that name under the docroot, else
  * 404), so nothing tells that the route exists.
  *
+ * The probes (`[http] health_path`, `ready_path`) are on every HTTP
+ * listener for any peer: a balancer is rarely on loopback. They are
+ * access-logged like any request, never in the leveled log.
+ *
  * Method handling is uniform: HEAD is served wherever GET is, OPTIONS
  * answers 204 with `Allow`, any other recognised method the route does not
  * serve is 405 with `Allow`, CONNECT is 501 (koan is no proxy).
@@ -31,6 +35,8 @@ import { zenRoute } from "./zen_route.ts";
 
 const HELLO: Reply = constantReply(textReply(200, "Hello, world!"));
 const HEALTHY: Reply = constantReply(textReply(200, "ok"));
+const READY: Reply = constantReply(textReply(200, "ready"));
+const NOT_READY: Reply = constantReply(textReply(503, "not ready"));
 const DRAINING: Reply = constantReply({
   ...textReply(503, "draining"),
   close: true,
@@ -42,11 +48,30 @@ export const helloRoute: Route = {
   handle: () => HELLO,
 };
 
-/** `GET /healthz`: 200 `ok`, or 503 `draining` once a graceful stop began. */
+/**
+ * `GET /healthz` (`[http] health_path`), liveness: 200 `ok` while the
+ * process serves, a drain included (a balancer that must take koan out
+ * asks {@linkcode readyRoute}).
+ */
 export const healthRoute: Route = {
   methods: ["GET"],
-  handle: (_request, context) =>
-    context.env.state.draining ? DRAINING : HEALTHY,
+  handle: () => HEALTHY,
+};
+
+/**
+ * `GET /readyz` (`[http] ready_path`), readiness: 200 `ready`; from
+ * SIGTERM on 503 `not ready` while `drain_delay` keeps koan serving (each
+ * such answer counts toward `drain_probes`), then 503 `draining`, closing.
+ */
+export const readyRoute: Route = {
+  methods: ["GET"],
+  handle: (_request, context) => {
+    const state = context.env.state;
+    if (state.draining) return DRAINING;
+    if (state.ready !== false) return READY;
+    state.probed?.();
+    return NOT_READY;
+  },
 };
 
 /**
@@ -105,7 +130,6 @@ const LOOPBACK_ADMIN_ROUTES = ADMIN_ROUTES.map((
  */
 export function builtInRoutes(env: HttpEnv): Map<string, Route> {
   const routes = new Map<string, Route>([
-    ["/healthz", healthRoute],
     ["/zen", zenRoute],
   ]);
   const admin = env.settings.http.admin;
@@ -121,6 +145,9 @@ export function builtInRoutes(env: HttpEnv): Map<string, Route> {
   } else {
     routes.set("/", helloRoute);
   }
+  // Last: a probe path wins over any other route of the same name.
+  routes.set(env.settings.http.health_path, healthRoute);
+  routes.set(env.settings.http.ready_path, readyRoute);
   return routes;
 }
 

@@ -15,11 +15,26 @@ const decoder = new TextDecoder();
 const NO_FILES: FileSource = { lookup: () => Promise.resolve(null) };
 
 function setup(
-  options: { draining?: boolean; files?: FileSource; zen?: object } = {},
+  options: {
+    draining?: boolean;
+    files?: FileSource;
+    zen?: object;
+    http?: object;
+    fromLoopback?: boolean;
+  } = {},
 ) {
-  const state = { draining: options.draining ?? false };
+  const state = {
+    draining: options.draining ?? false,
+    ready: true,
+    probes: 0,
+    probed() {
+      this.probes++;
+    },
+  };
   const env: HttpEnv = {
-    settings: http.settings(configOf({ zen: options.zen ?? {} }).config),
+    settings: http.settings(
+      configOf({ zen: options.zen ?? {}, http: options.http ?? {} }).config,
+    ),
     aphorisms: BUILT_IN_TABLE,
     state,
   };
@@ -27,7 +42,7 @@ function setup(
   let body = new Uint8Array(0);
   const context: RouteContext = {
     env,
-    fromLoopback: true,
+    fromLoopback: options.fromLoopback ?? true,
     body: () => Promise.resolve(body),
   };
   const run = async (
@@ -70,14 +85,40 @@ Deno.test("GET / says hello without a docroot, serves files with one", async () 
   assert.equal(await withFiles.run("GET", "/"), 404);
 });
 
-Deno.test("GET /healthz is 503 while draining", async () => {
-  const { run, state } = setup();
+Deno.test("GET /healthz stays 200 while draining", async () => {
+  const { run, state } = setup({ fromLoopback: false });
   assert.equal(bodyOf(await run("GET", "/healthz")), "ok");
+  state.ready = false;
   state.draining = true;
-  const reply = await run("GET", "/healthz");
-  assert.ok(typeof reply === "object");
-  assert.equal(reply.status, 503);
-  assert.equal(reply.close, true);
+  assert.equal(bodyOf(await run("GET", "/healthz")), "ok");
+});
+
+Deno.test("GET /readyz is 503 once not ready, counting probes, then closes once draining", async () => {
+  const { run, state } = setup({ fromLoopback: false });
+  assert.equal(bodyOf(await run("GET", "/readyz")), "ready");
+  assert.equal(state.probes, 0);
+  state.ready = false;
+  const delayed = await run("GET", "/readyz");
+  assert.ok(typeof delayed === "object");
+  assert.equal(delayed.status, 503);
+  assert.notEqual(delayed.close, true);
+  assert.equal(state.probes, 1);
+  state.draining = true;
+  const draining = await run("GET", "/readyz");
+  assert.ok(typeof draining === "object");
+  assert.equal(draining.status, 503);
+  assert.equal(draining.close, true);
+  assert.equal(state.probes, 1);
+});
+
+Deno.test("the probe paths follow [http] health_path and ready_path", async () => {
+  const { run } = setup({
+    http: { health_path: "/live", ready_path: "/ready" },
+  });
+  assert.equal(bodyOf(await run("GET", "/live")), "ok");
+  assert.equal(bodyOf(await run("GET", "/ready")), "ready");
+  assert.equal(await run("GET", "/healthz"), 404);
+  assert.equal(await run("GET", "/readyz"), 404);
 });
 
 Deno.test("/zen answers like the Zen protocol", async () => {
