@@ -125,8 +125,10 @@ export function rawPipe(): RawPipeConstructor | undefined {
       ) {
         pipeConstructor = Pipe;
       }
-    } catch {
-      // A feature probe, as in rawTcp(): any error means no usable binding.
+    } catch (error) {
+      // A feature probe, as in rawTcp(): an Error ("No such module") or a
+      // TypeError (no process.binding) means no usable binding.
+      if (!(error instanceof Error)) throw error;
     }
   }
   return pipeConstructor ?? undefined;
