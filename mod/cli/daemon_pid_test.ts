@@ -10,6 +10,7 @@ import {
   readPid,
   signalDaemon,
 } from "./daemon_pid.ts";
+import { withErrors } from "./_testing.ts";
 
 /** pidSource() over parsed command-line arguments, as the commands call it. */
 async function sourceOf(args: string[], command?: string) {
@@ -148,21 +149,14 @@ for (const signal of ["SIGUSR2", "SIGHUP", "SIGTERM"] as const) {
     try {
       await Deno.writeTextFile(`${dir}/planted`, `${victim.pid}\n`);
       await Deno.symlink(`${dir}/planted`, `${dir}/koan.pid`);
-      const errors: string[] = [];
-      const original = console.error;
-      console.error = (line: string) => errors.push(line);
-      let code: number;
-      try {
-        const sent = await signalDaemon(
+      const { value: sent, errors } = await withErrors(() =>
+        signalDaemon(
           { path: `${dir}/koan.pid`, from: "--pid-file" },
           signal,
           "test",
-        );
-        code = "code" in sent ? sent.code : 0;
-      } finally {
-        console.error = original;
-      }
-      assert.equal(code, 1);
+        )
+      );
+      assert.deepEqual(sent, { code: 1 });
       assert.match(errors.join("\n"), /is a symlink/);
       const exited = await Promise.race([
         victim.status.then(() => true),
@@ -185,19 +179,10 @@ Deno.test("signalDaemon() calls a pid file naming no process stale: exit 1", asy
   await child.status;
   try {
     await Deno.writeTextFile(path, `${child.pid}\n`);
-    const errors: string[] = [];
-    const original = console.error;
-    console.error = (line: string) => errors.push(line);
-    try {
-      const sent = await signalDaemon(
-        { path, from: "--pid-file" },
-        "SIGHUP",
-        "reload",
-      );
-      assert.deepEqual(sent, { code: 1 });
-    } finally {
-      console.error = original;
-    }
+    const { value: sent, errors } = await withErrors(() =>
+      signalDaemon({ path, from: "--pid-file" }, "SIGHUP", "reload")
+    );
+    assert.deepEqual(sent, { code: 1 });
     assert.match(
       errors.join("\n"),
       /^koan: cannot reload: no process \d+; .* is stale/,
