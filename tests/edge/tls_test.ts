@@ -19,51 +19,11 @@ import {
   type TestDaemon,
 } from "../_helpers.ts";
 import { makeTestPki, type TestPki } from "../../mod/net/_tls_testing.ts";
+import { runTool } from "../service/_service.ts";
 import type { ModelName } from "../../mod/config/settings.ts";
 
-const decoder = new TextDecoder();
 const QUESTION = "Beautiful is better than?";
 const ANSWER = "ugly.";
-
-/** What a command printed and how it ended. */
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end, `input` on stdin, killed after `timeoutMs`. */
-async function run(
-  command: string,
-  args: string[],
-  input = "",
-  timeoutMs = 10_000,
-): Promise<Run> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch (error) {
-      // Exited in the meantime.
-      if (!(error instanceof TypeError)) throw error;
-    }
-  }, timeoutMs);
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(input));
-  await writer.close();
-  const output = await child.output();
-  clearTimeout(timer);
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
 
 /** `openssl s_client` against a local port, trusting `ca`, with `extra` flags. */
 function sClient(
@@ -73,7 +33,7 @@ function sClient(
   input = "",
   timeoutMs = 10_000,
 ) {
-  return run(
+  return runTool(
     "openssl",
     [
       "s_client",
@@ -86,8 +46,7 @@ function sClient(
       "-verify_return_error",
       ...extra,
     ],
-    input,
-    timeoutMs,
+    { input, timeoutMs },
   );
 }
 
@@ -95,10 +54,10 @@ function sClient(
 async function serialAt(port: number, ca: string): Promise<string> {
   const hello = await sClient(port, ca);
   assert.equal(hello.code, 0, hello.stderr);
-  const x509 = await run(
+  const x509 = await runTool(
     "openssl",
     ["x509", "-noout", "-serial"],
-    hello.stdout,
+    { input: hello.stdout },
   );
   assert.equal(x509.code, 0, x509.stderr);
   return x509.stdout.trim().replace(/^serial=/, "");
@@ -106,7 +65,7 @@ async function serialAt(port: number, ca: string): Promise<string> {
 
 /** One HTTPS GET with curl; returns the status and the protocol version. */
 async function curl(port: number, ca: string, path = "/healthz") {
-  const result = await run("curl", [
+  const result = await runTool("curl", [
     "-sS",
     "--max-time",
     "10",
@@ -439,11 +398,10 @@ Deno.test("TLS: bad certificate files are config errors naming the key (exit 2)"
       const check = await runCli(["check-config", "--config", path]);
       assert.equal(check.code, 2, check.stdout + check.stderr);
       assert.match(check.stderr, message);
-      const serve = await run(
+      const serve = await runTool(
         Deno.execPath(),
         [...RUN_FLAGS, MAIN, "serve", "--config", path],
-        "",
-        15_000,
+        { input: "", timeoutMs: 15_000 },
       );
       assert.equal(serve.code, 2, serve.stderr);
       assert.match(serve.stderr, message);

@@ -19,13 +19,14 @@ import {
 import {
   delay,
   koanArgs,
+  runTool,
   spawnService,
   tempDir,
   tool,
+  type ToolRun,
 } from "../service/_service.ts";
 import type { ModelName } from "../../mod/config/settings.ts";
 
-const decoder = new TextDecoder();
 const MODELS: ModelName[] = [
   "iterative",
   "async",
@@ -35,45 +36,9 @@ const MODELS: ModelName[] = [
   "process-per-connection",
 ];
 
-/** What a command printed and how it ended. */
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to its end; killed after `timeoutMs`. */
-async function run(
-  command: string,
-  args: string[],
-  timeoutMs = 15_000,
-): Promise<Run> {
-  const child = new Deno.Command(command, {
-    args,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch (error) {
-      // Exited in the meantime: Deno 2.9 throws TypeError.
-      if (!(error instanceof TypeError)) throw error;
-    }
-  }, timeoutMs);
-  const output = await child.output();
-  clearTimeout(timer);
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
 /** `curl --unix-socket path http://localhost{target}`: the body. */
 async function curlUnix(path: string, target = "/"): Promise<string> {
-  const result = await run(tool("curl"), [
+  const result = await runTool(tool("curl"), [
     "-sS",
     "--max-time",
     "10",
@@ -155,7 +120,7 @@ function reloads(daemon: TestDaemon): number {
 
 /** A socket file whose process died: bound, then closed without unlinking. */
 async function staleSocket(path: string): Promise<void> {
-  const result = await run("python3", [
+  const result = await runTool("python3", [
     "-c",
     "import socket, sys\n" +
     "s = socket.socket(socket.AF_UNIX)\n" +
@@ -234,9 +199,9 @@ Deno.test("unix socket: the seeds' Zen client gets its answers through socat", a
     `UNIX-CONNECT:${path}`,
   ]);
   try {
-    let result: Run | undefined;
+    let result: ToolRun | undefined;
     for (let i = 0; i < 100; i++) {
-      result = await run("python3", [
+      result = await runTool("python3", [
         `${ROOT_DIR}tests/fixtures/seed_client.py`,
         "127.0.0.1",
         "-p",
@@ -296,7 +261,7 @@ Deno.test("unix socket: nginx's proxy_pass http://unix:…: answers through koan
   try {
     let body = "";
     for (let i = 0; i < 100; i++) {
-      const result = await run(tool("curl"), [
+      const result = await runTool(tool("curl"), [
         "-sS",
         "--max-time",
         "5",
@@ -307,7 +272,7 @@ Deno.test("unix socket: nginx's proxy_pass http://unix:…: answers through koan
       await delay(50); // nginx not listening yet
     }
     assert.equal(body, "Hello, world!");
-    const upstream = await run(tool("curl"), [
+    const upstream = await runTool(tool("curl"), [
       "-sS",
       "--max-time",
       "5",

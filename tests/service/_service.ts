@@ -275,3 +275,47 @@ export class ZenLoad {
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** What a command printed and how it ended. */
+export interface ToolRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `command` to its end with `input` on stdin (none when absent),
+ * killed after `timeoutMs`.
+ */
+export async function runTool(
+  command: string,
+  args: string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<ToolRun> {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: options.input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch (error) {
+      // Exited in the meantime: Deno 2.9 throws TypeError.
+      if (!(error instanceof TypeError)) throw error;
+    }
+  }, options.timeoutMs ?? 15_000);
+  if (options.input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.input));
+    await writer.close();
+  }
+  const output = await child.output();
+  clearTimeout(timer);
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
