@@ -18,6 +18,7 @@ import {
   SECOND_REQUEST,
 } from "./framing_cases.ts";
 import { MODELS_UNDER_TEST, startModelDaemon } from "./models.ts";
+import { nginxConf } from "../service/_service.ts";
 
 /** Where Debian installs nginx. */
 const NGINX = "/usr/sbin/nginx";
@@ -121,25 +122,14 @@ async function startNginx(dir: string, port: number) {
   const conf = `${dir}/nginx.conf`;
   await Deno.writeTextFile(
     conf,
-    [
-      "daemon off;",
-      "master_process off;",
-      "worker_processes 1;",
-      `pid ${dir}/nginx.pid;`,
-      `error_log ${dir}/error.log warn;`,
-      "events { worker_connections 64; }",
-      "http {",
-      "  access_log off;",
-      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) =>
-        `  ${t}_temp_path ${dir}/${t};`
-      ),
-      "  server {",
-      `    listen 127.0.0.1:${port};`,
-      '    location / { return 200 "ok\\n"; }',
-      "  }",
-      "}",
-      "",
-    ].join("\n"),
+    nginxConf(dir, {
+      http: [
+        "server {",
+        `  listen 127.0.0.1:${port};`,
+        '  location / { return 200 "ok\\n"; }',
+        "}",
+      ],
+    }),
   );
   return await spawnDaemon({
     command: NGINX,

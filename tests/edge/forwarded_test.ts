@@ -19,7 +19,7 @@ import {
   startDaemon,
   type TestDaemon,
 } from "../_helpers.ts";
-import { spawnService, tempDir, tool } from "../service/_service.ts";
+import { nginxConf, spawnService, tempDir, tool } from "../service/_service.ts";
 
 /** The client, behind nginx. */
 const CLIENT = "127.0.0.88";
@@ -116,27 +116,17 @@ Deno.test("nginx with $proxy_add_x_forwarded_for: koan logs and limits the clien
   const conf = `${dir.path}/nginx.conf`;
   await Deno.writeTextFile(
     conf,
-    [
-      "daemon off;",
-      "worker_processes 1;",
-      `pid ${dir.path}/nginx.pid;`,
-      `error_log ${dir.path}/error.log warn;`,
-      "events { worker_connections 64; }",
-      "http {",
-      "  access_log off;",
-      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) =>
-        `  ${t}_temp_path ${dir.path}/${t};`
-      ),
-      "  server {",
-      `    listen 127.0.0.1:${front};`,
-      "    location / {",
-      `      proxy_pass http://127.0.0.1:${koan.port};`,
-      "      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
-      "    }",
-      "  }",
-      "}",
-      "",
-    ].join("\n"),
+    nginxConf(dir.path, {
+      http: [
+        "server {",
+        `  listen 127.0.0.1:${front};`,
+        "  location / {",
+        `    proxy_pass http://127.0.0.1:${koan.port};`,
+        "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "  }",
+        "}",
+      ],
+    }),
   );
   await using nginx = spawnService(tool("nginx"), [
     "-c",

@@ -24,7 +24,7 @@ import {
   type ModelUnderTest,
   WORKERS,
 } from "../conformance/models.ts";
-import { spawnService, tempDir, tool } from "../service/_service.ts";
+import { nginxConf, spawnService, tempDir, tool } from "../service/_service.ts";
 import { isConnectionError } from "../../mod/protocols/contract.ts";
 
 const encoder = new TextEncoder();
@@ -233,22 +233,15 @@ Deno.test("nginx stream proxy_protocol on: koan logs the client, not the proxy",
   const conf = `${dir.path}/nginx.conf`;
   await Deno.writeTextFile(
     conf,
-    [
-      "load_module /usr/lib/nginx/modules/ngx_stream_module.so;",
-      "daemon off;",
-      "worker_processes 1;",
-      `pid ${dir.path}/nginx.pid;`,
-      `error_log ${dir.path}/error.log warn;`,
-      "events { worker_connections 64; }",
-      "stream {",
-      "  server {",
-      `    listen 127.0.0.1:${front};`,
-      `    proxy_pass 127.0.0.1:${koan.ports.zen};`,
-      "    proxy_protocol on;",
-      "  }",
-      "}",
-      "",
-    ].join("\n"),
+    nginxConf(dir.path, {
+      stream: [
+        "server {",
+        `  listen 127.0.0.1:${front};`,
+        `  proxy_pass 127.0.0.1:${koan.ports.zen};`,
+        "  proxy_protocol on;",
+        "}",
+      ],
+    }),
   );
   await using _nginx = spawnService(tool("nginx"), [
     "-c",

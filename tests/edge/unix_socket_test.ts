@@ -19,6 +19,7 @@ import {
 import {
   delay,
   koanArgs,
+  nginxConf,
   runTool,
   spawnService,
   tempDir,
@@ -236,26 +237,16 @@ Deno.test("unix socket: nginx's proxy_pass http://unix:…: answers through koan
   const conf = `${dir.path}/nginx.conf`;
   await Deno.writeTextFile(
     conf,
-    [
-      "daemon off;",
-      "master_process off;",
-      `pid ${dir.path}/nginx.pid;`,
-      `error_log ${dir.path}/error.log warn;`,
-      "events { worker_connections 64; }",
-      "http {",
-      "  access_log off;",
-      ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) =>
-        `  ${t}_temp_path ${dir.path}/${t};`
-      ),
-      `  upstream koan { server unix:${path}; }`,
-      "  server {",
-      `    listen 127.0.0.1:${port};`,
-      "    location / { proxy_pass http://koan; }",
-      `    location /direct { proxy_pass http://unix:${path}:/; }`,
-      "  }",
-      "}",
-      "",
-    ].join("\n"),
+    nginxConf(dir.path, {
+      http: [
+        `upstream koan { server unix:${path}; }`,
+        "server {",
+        `  listen 127.0.0.1:${port};`,
+        "  location / { proxy_pass http://koan; }",
+        `  location /direct { proxy_pass http://unix:${path}:/; }`,
+        "}",
+      ],
+    }),
   );
   const nginx = spawnService(tool("nginx"), ["-c", conf, "-p", dir.path]);
   try {

@@ -319,3 +319,38 @@ export async function runTool(
     stderr: decoder.decode(output.stderr),
   };
 }
+
+/**
+ * An nginx.conf for a test: one process in the foreground, its pid, error
+ * log and temp files in `dir`, and the `http` and `stream` blocks' lines
+ * (the stream module loaded only for a `stream` block).
+ */
+export function nginxConf(
+  dir: string,
+  blocks: { http?: string[]; stream?: string[] },
+): string {
+  const indent = (lines: string[]) => lines.map((line) => `  ${line}`);
+  return [
+    ...(blocks.stream
+      ? ["load_module /usr/lib/nginx/modules/ngx_stream_module.so;"]
+      : []),
+    "daemon off;",
+    "master_process off;",
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    "events { worker_connections 512; }",
+    ...(blocks.stream ? ["stream {", ...indent(blocks.stream), "}"] : []),
+    ...(blocks.http
+      ? [
+        "http {",
+        "  access_log off;",
+        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map((t) =>
+          `  ${t}_temp_path ${dir}/${t};`
+        ),
+        ...indent(blocks.http),
+        "}",
+      ]
+      : []),
+    "",
+  ].join("\n");
+}
