@@ -103,6 +103,10 @@ Deno.test("koan bench --drill reports no lost answers for async", async () => {
     result.stdout,
     /drill zen\/async: sent (\d+), answered \1, lost 0, resets 0, in flight at TERM \d+, new connections after TERM refused, exit 0/,
   );
+  // The daemon's ledger, read back, beside what the clients saw.
+  assert.match(result.stdout, /ledger reload: 0 lost of \d+/);
+  assert.match(result.stdout, /ledger stop: 0 lost of [1-9]\d*/);
+  assert.match(result.stdout, /ledger 0 lost, clients 0 lost: agree/);
 });
 
 Deno.test("koan bench rejects bad options with exit 2", async () => {

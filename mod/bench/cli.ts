@@ -214,12 +214,23 @@ export async function runBench(args: string[]): Promise<number> {
           }, exit ${r.exitCode} after ${Math.round(r.stopMs)} ms` +
           (r.samples.length ? `\n  e.g. ${r.samples.join("; ")}` : ""),
       );
+      for (const event of r.ledger) {
+        console.log(
+          `  ledger ${event.kind}: ${event.lost} lost of ${event.total} (${event.refused} refused, ${event.cut} cut, ${event.undelivered} answers not delivered, ${event.closed} closed normally)`,
+        );
+      }
+      console.log(
+        `  ledger ${r.ledgerLost} lost, clients ${r.resets} lost: ${
+          r.agrees ? "agree" : "DISAGREE"
+        }`,
+      );
     }
     if (v.json) {
       await Deno.writeTextFile(v.json, JSON.stringify(results, null, 2));
     }
     const clean = results.every((r) =>
-      r.lost === 0 && r.resets === 0 && r.exitCode === 0 && r.refusedAfterTerm
+      r.lost === 0 && r.resets === 0 && r.exitCode === 0 &&
+      r.refusedAfterTerm && r.agrees
     );
     return clean ? 0 : 1;
   }

@@ -8,8 +8,16 @@
  * SIGTERM clients stop sending; every request already in flight must be
  * answered, then the daemon must exit 0 and refuse new connections.
  *
+ * The daemon's own ledger of lost connections (its `ledger:` log lines for
+ * the reload and the stop) is read back and set beside what the clients
+ * saw: the two must agree. They cannot where the kernel, not koan, drops
+ * a client — a connection queued in the backlog when the listening socket
+ * closes is reset without koan ever accepting it; the drill's clients stop
+ * connecting at SIGTERM, so in the drill that does not happen.
+ *
  * @module
  */
+import { type LoggedEvent, parseLedgerLines } from "../metrics/ledger.ts";
 import { ignoring, isOneOf } from "../util/errors.ts";
 import { startBenchDaemon } from "./spawn_daemon.ts";
 
@@ -50,6 +58,12 @@ export interface DrillResult {
   stopMs: number;
   /** First few failure messages. */
   samples: string[];
+  /** The daemon's ledger events for the reload and the stop, as it logged them. */
+  ledger: LoggedEvent[];
+  /** Connections the ledger counts lost (refused or cut). */
+  ledgerLost: number;
+  /** Whether the ledger's losses equal the connections the clients lost. */
+  agrees: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -187,6 +201,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
   const exitCode = await daemon.exited;
   const stopMs = performance.now() - termAt;
   await daemon.stop();
+  const ledger = parseLedgerLines(daemon.log()).filter((event) =>
+    event.kind === "reload" || event.kind === "stop"
+  );
+  const ledgerLost = ledger.reduce((n, event) => n + event.lost, 0);
   return {
     model: options.model,
     protocol: options.protocol,
@@ -199,5 +217,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillResult> {
     exitCode,
     stopMs,
     samples,
+    ledger,
+    ledgerLost,
+    // A client counts a lost request once, on the connection it lost.
+    agrees: ledgerLost === resets &&
+      ledger.some((e) => e.kind === "reload") &&
+      ledger.some((e) => e.kind === "stop"),
   };
 }

@@ -50,6 +50,8 @@ import { addressKey, planConfig } from "./plan.ts";
 import { type HandledSignal, SignalQueue } from "./signals.ts";
 import { Supervision } from "./supervision.ts";
 import { StatusBoard } from "./status_board.ts";
+import { aggregate } from "../metrics/aggregate.ts";
+import { describeEvent, ledger } from "../metrics/ledger.ts";
 import { EXIT } from "../util/exit.ts";
 
 /** Exit codes (DESIGN §2), defined once in `util/exit.ts`. */
@@ -118,6 +120,8 @@ export class Daemon {
   #board: StatusBoard;
   /** Listeners replaced by a reload, still draining. */
   #retiring = new Set<Promise<number>>();
+  /** Feeds limit refusals to the ledger once a second. */
+  #refusals: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     options: DaemonOptions,
@@ -201,6 +205,11 @@ export class Daemon {
     daemon.#ready();
     daemon.#board.start();
     daemon.#supervision.start();
+    ledger.onEvent((event) =>
+      logger.info("ledger: {event}", { event: describeEvent(event) })
+    );
+    daemon.#observeRefusals(); // the baseline: refusals from now on are news
+    daemon.#refusals = setInterval(() => daemon.#observeRefusals(), 1000);
     return daemon;
   }
 
@@ -214,6 +223,12 @@ export class Daemon {
       generation: this.#generation,
       state: this.#state,
       access: writeAccess,
+      onLoss: (kind, counts, reason) =>
+        ledger.record(kind, counts, {
+          protocol: listener.protocol,
+          listener: `${listener.protocol} ${addressKey(listener.address)}`,
+          reason,
+        }),
       onFatal: () => {
         // The model logged why; stop everything and exit 3 (DESIGN §2).
         this.#exitCode = EXIT.workerBoot;
@@ -296,6 +311,8 @@ export class Daemon {
         if (code !== undefined) return code;
       }
     } finally {
+      clearInterval(this.#refusals);
+      ledger.onEvent(undefined);
       this.#supervision.stop();
       this.#board.stop();
       this.#signals.close();
@@ -305,6 +322,24 @@ export class Daemon {
       this.#notifier?.close();
       await flushLogs();
     }
+  }
+
+  /** Connections open now on every listener. */
+  #openConnections(): number {
+    return this.#slots.reduce(
+      (n, slot) => n + slot.running.stats().connections,
+      0,
+    );
+  }
+
+  /** Limit refusals since the last look become ledger events. */
+  #observeRefusals(): void {
+    ledger.observe(aggregate(), (label) => {
+      const slot = this.#slots.find((s) =>
+        addressKey(s.listener.address) === label
+      );
+      return slot?.listener.protocol ?? "unknown";
+    });
   }
 
   /**
@@ -412,6 +447,21 @@ export class Daemon {
 
   async #handleStop(signal: HandledSignal): Promise<number> {
     const timeoutMs = this.#config.limits.shutdown_timeout * 1000;
+    const open = this.#openConnections();
+    const accepted = acceptedTotal();
+    // The stop's ledger event: what was open when it began, and what
+    // was accepted during drain_delay, closed normally unless cut.
+    const recordStop = (cut: number, reason: string) => {
+      this.#observeRefusals();
+      const total = open + Math.max(0, acceptedTotal() - accepted);
+      ledger.record("stop", {
+        refused: 0,
+        cut,
+        undelivered: cut,
+        closed: Math.max(0, total - cut),
+        total,
+      }, { reason });
+    };
     let pending = (await this.#drainDelay(signal)).next;
     this.#state.ready = false;
     this.#state.draining = true;
@@ -451,6 +501,7 @@ export class Daemon {
               ms: STOP_GRACE_MS,
             },
           );
+          recordStop(this.#openConnections(), "overdue");
           return this.#exitCode;
         }
         if (typeof result === "number") {
@@ -460,6 +511,7 @@ export class Daemon {
               { forced: result },
             );
           }
+          recordStop(result, result > 0 ? "shutdown_timeout" : signal);
           logger.info("stopped");
           return this.#exitCode;
         }
@@ -469,6 +521,7 @@ export class Daemon {
           logger.warn("second signal ({signal}): stopping now", {
             signal: again,
           });
+          recordStop(this.#openConnections(), "second signal");
           return this.#exitCode;
         }
         if (again === "SIGUSR2") {
@@ -543,6 +596,8 @@ export class Daemon {
     const previous = this.#generation;
     this.#generation = generation;
     const timeoutMs = previous.config.limits.shutdown_timeout * 1000;
+    const openBefore = this.#openConnections();
+    const retired: Retired[] = [];
     const old = [...this.#slots];
     const next: Slot[] = [];
     // Unchanged listeners take the new generation in place.
@@ -597,12 +652,15 @@ export class Daemon {
         continue;
       }
       next.push({ listener, running });
-      if (replaced >= 0) this.#retire(old.splice(replaced, 1)[0]!, timeoutMs);
+      if (replaced >= 0) {
+        retired.push(this.#retire(old.splice(replaced, 1)[0]!, timeoutMs));
+      }
     }
     // Listeners no longer configured.
-    for (const slot of old) this.#retire(slot, timeoutMs);
+    for (const slot of old) retired.push(this.#retire(slot, timeoutMs));
     this.#slots = next;
     this.#board.reloaded("ok");
+    void recordReload(openBefore, retired);
     logger.info("reloaded{from}", {
       from: loaded.path ? ` from ${loaded.path}` : "",
     });
@@ -616,7 +674,8 @@ export class Daemon {
   }
 
   /** Drains a replaced listener in the background; a stop waits for it too. */
-  #retire(slot: Slot, timeoutMs: number): void {
+  #retire(slot: Slot, timeoutMs: number): Retired {
+    const open = slot.running.stats().connections;
     logger.info("draining the old {protocol} listener on {address} ({model})", {
       protocol: slot.listener.protocol,
       address: addressKey(slot.listener.address),
@@ -630,5 +689,40 @@ export class Daemon {
     });
     this.#retiring.add(done);
     done.finally(() => this.#retiring.delete(done));
+    return { open, forced: done };
   }
+}
+
+/** A listener a reload replaced: its connections then, and its drain. */
+interface Retired {
+  open: number;
+  /** Resolves to the connections its drain forced. */
+  forced: Promise<number>;
+}
+
+/** Connections admitted so far, daemon-wide. */
+function acceptedTotal(): number {
+  let total = 0;
+  for (const [key, value] of Object.entries(aggregate().counters)) {
+    if (key.startsWith("koan_connections_total")) total += value;
+  }
+  return total;
+}
+
+/**
+ * The reload's ledger event, once the listeners it replaced have drained:
+ * every connection open when it began is counted; only those a replaced
+ * listener forced at its deadline were lost.
+ */
+async function recordReload(open: number, retired: Retired[]): Promise<void> {
+  const forced = await Promise.all(retired.map((r) => r.forced));
+  const cut = forced.reduce((n, f) => n + f, 0);
+  const drained = retired.reduce((n, r) => n + r.open, 0);
+  ledger.record("reload", {
+    refused: 0,
+    cut,
+    undelivered: cut,
+    closed: Math.max(0, drained - cut),
+    total: Math.max(open, cut),
+  }, { reason: retired.length > 0 ? "listeners replaced" : "in place" });
 }

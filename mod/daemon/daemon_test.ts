@@ -260,10 +260,13 @@ Deno.test("Daemon.run() applies a valid SIGHUP config to an unchanged listener i
       assert.deepEqual(
         text.split("\n").map((line) =>
           line.slice("2000-01-01T00:00:00.000Z ".length)
+            .replace(/\d\d:\d\d:\d\d —/, "HH:MM:SS —")
         ),
         [
           `${tag} reloaded from ${path}`,
+          `${tag} ledger: reload HH:MM:SS — 0 lost of 0 (0 refused, 0 cut, 0 answers not delivered, 0 closed normally) reason in place`,
           `${tag} SIGTERM: draining, up to 9 s`,
+          `${tag} ledger: stop HH:MM:SS — 0 lost of 0 (0 refused, 0 cut, 0 answers not delivered, 0 closed normally) reason SIGTERM`,
           `${tag} stopped`,
           "",
         ],

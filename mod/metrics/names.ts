@@ -41,6 +41,10 @@ export const METRICS = {
   ],
   koan_workers: ["gauge", "Workers alive"],
   koan_worker_restarts_total: ["counter", "Workers restarted after an exit"],
+  koan_lost_connections_total: [
+    "counter",
+    "Connections lost by event (stop, reload, recycle, crash, refusal) and reason: refused, or cut with work in flight",
+  ],
   koan_reloads_total: ["counter", "Configuration reloads (SIGHUP), by result"],
   koan_access_log_lost_lines_total: [
     "counter",

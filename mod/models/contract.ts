@@ -10,6 +10,7 @@ import type { Address } from "../config/address.ts";
 import type { Config, ListenerConfig, ModelName } from "../config/settings.ts";
 import type { AccessRecord, DaemonState } from "../protocols/contract.ts";
 import type { AphorismTable } from "../protocols/zen/aphorisms.ts";
+import type { LossCounts } from "../metrics/ledger.ts";
 
 /** One configuration generation: what a reload replaces as a whole. */
 export interface Generation {
@@ -34,6 +35,16 @@ export interface ModelContext {
   state: DaemonState;
   /** Access-log sink. */
   access(record: AccessRecord): void;
+  /**
+   * Reports a worker that crashed or was recycled (max_requests, scaled
+   * down), with what its connections came to, for the ledger of lost
+   * connections (`metrics/ledger.ts`). Models with workers only.
+   */
+  onLoss?: (
+    kind: "crash" | "recycle",
+    counts: LossCounts,
+    reason: string,
+  ) => void;
   /**
    * Called once when the listener cannot go on — its workers keep dying at
    * boot (a crash loop). The daemon stops and exits with code 3.

@@ -125,6 +125,7 @@ function processHandler(
   generation: Generation,
   protocol: string,
   state: DaemonState,
+  onLoss: ModelContext["onLoss"],
 ): Handler {
   const wire: WireGeneration = toWire(generation);
   let command: ChildCommand | undefined;
@@ -182,6 +183,16 @@ function processHandler(
           pid: child.pid,
           how: describeExit(status),
         });
+        // Its one connection was cut, unless a drain's deadline did it
+        // (the stop's own event counts those).
+        if (!context.draining.aborted) {
+          onLoss?.("crash", {
+            refused: 0,
+            cut: 1,
+            undelivered: 1,
+            closed: 0,
+          }, status.signal ?? `exit ${status.code}`);
+        }
       }
     }
   };
@@ -197,7 +208,7 @@ export const processPerConnection: Model = {
     const running = serveInIsolate(context, {
       concurrency: 0,
       handler: (generation) =>
-        processHandler(generation, protocol, context.state),
+        processHandler(generation, protocol, context.state, context.onLoss),
     });
     return Promise.resolve(perConnectionListener(running, () => {
       for (const reopen of live.values()) reopen();

@@ -177,6 +177,8 @@ export interface PoolOptions {
   onFatal?: (reason: string) => void;
   /** Called for each readiness probe a worker answered 503. */
   onProbe?: () => void;
+  /** Called when a worker crashed or finished retiring (the ledger). */
+  onLoss?: ModelContext["onLoss"];
   /** Most workers; limiter slots. @default {1024} */
   maxWorkers?: number;
   /** `listener` label of the pool's metrics (its address). @default {name} */
@@ -203,6 +205,8 @@ interface Member {
   replaces?: number;
   /** Connections forced closed by its drain. */
   forced?: number;
+  /** Why it retires, and its connections then (the ledger's recycle event). */
+  retired?: { why: string; connections: number };
   /** Retire or kill deadline. */
   timer?: TimerId;
   bootError?: { message: string; bind: boolean };
@@ -214,6 +218,15 @@ interface Member {
   metrics?: MetricsSnapshot;
   /** Counted in the `koan_workers` gauge. */
   counted: boolean;
+}
+
+/** A crash's reason as the ledger labels it: few distinct values. */
+function exitReason(exit: WorkerExit): string {
+  if (exit.error !== undefined) return "error";
+  if (exit.signal) {
+    return exit.signal === "terminated" ? "terminated" : exit.signal;
+  }
+  return `exit ${exit.code ?? "?"}`;
 }
 
 /** Worker ids are unique in this process, so log tags never repeat. */
@@ -485,6 +498,7 @@ export class Pool {
   #retire(member: Member, why: string): void {
     if (member.state === "retiring") return;
     member.state = "retiring";
+    member.retired = { why, connections: member.connections };
     this.#logger.info("{tag} (pid {pid}) retiring ({why})", {
       tag: member.tag,
       pid: member.worker.pid,
@@ -517,9 +531,27 @@ export class Pool {
         pid: member.worker.pid,
         how: describeExit(exit),
       });
+      // Its drain reported what it forced; one killed at the deadline
+      // took what its last heartbeat counted.
+      const cut = member.forced ?? member.connections;
+      const open = member.retired?.connections ?? cut;
+      this.#options.onLoss?.("recycle", {
+        refused: 0,
+        cut,
+        undelivered: cut,
+        closed: Math.max(0, open - cut),
+        total: Math.max(open, cut),
+      }, member.retired?.why ?? "retired");
       return;
     }
     const atBoot = member.state === "booting";
+    // Every connection it held is cut; as of its last heartbeat.
+    this.#options.onLoss?.("crash", {
+      refused: 0,
+      cut: member.connections,
+      undelivered: member.connections,
+      closed: 0,
+    }, exitReason(exit));
     this.#lastFailureAt = this.#clock.now();
     if (atBoot) this.#bootFailures++;
     const threshold = Math.max(5, 2 * this.#target);
@@ -794,6 +826,7 @@ export async function runPool(
     ...(parts.maxWorkers ? { maxWorkers: parts.maxWorkers } : {}),
     ...(context.onFatal ? { onFatal: context.onFatal } : {}),
     onProbe: () => context.state.probed?.(),
+    ...(context.onLoss ? { onLoss: context.onLoss } : {}),
   });
   try {
     await pool.start();
