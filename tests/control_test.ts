@@ -45,6 +45,7 @@ Deno.test("koan status, reload and stop drive a running daemon found by its pid 
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(`pid ${daemon.pid}, running, up `));
     assert.match(status.stdout, /0 reloads/);
+    assert.match(status.stdout, /requests\/s, p50 [\d.]+ ms, p99 [\d.]+ ms/);
     assert.match(
       status.stdout,
       /^PROTOCOL +ADDRESS +MODEL +WORKERS +CONNECTIONS$/m,

@@ -124,3 +124,75 @@ Deno.test("drain_delay = 0: /readyz is 200, then SIGTERM refuses at once", async
   assert.equal((await daemon.exited).code, 0, daemon.log);
   assert.doesNotMatch(daemon.log, /not ready|drain: /);
 });
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** `/readyz` statuses seen every 20 ms until `done` resolves. */
+async function pollReadyz(port: number, done: Promise<unknown>) {
+  const seen: number[] = [];
+  let finished = false;
+  done.finally(() => finished = true);
+  while (!finished) {
+    seen.push((await get(port, "/readyz")).status);
+    await delay(20);
+  }
+  return seen;
+}
+
+Deno.test("reload moving a listener to another model: /readyz is 503 during the move, 200 after", async () => {
+  const { port, daemon } = await serve("async", "");
+  await using _ = daemon;
+  assert.equal((await get(port, "/readyz")).status, 200);
+  const config = await Deno.readTextFile(daemon.configPath!);
+  await Deno.writeTextFile(
+    daemon.configPath!,
+    config.replace('model = "async"', 'model = "processes"'),
+  );
+  daemon.kill("SIGHUP");
+  const seen = await pollReadyz(port, daemon.waitForLog(/reloaded from/));
+  assert.ok(seen.includes(503), `a 503 during the move: ${seen}`);
+  assert.equal((await get(port, "/readyz")).status, 200, "ready after it");
+  // The 503s were not a drain: koan still serves, and stops normally.
+  assert.equal((await get(port, "/healthz")).status, 200);
+  daemon.kill("SIGTERM");
+  assert.equal((await daemon.exited).code, 0, daemon.log);
+  assert.doesNotMatch(daemon.log, /not ready|readyz probed/);
+});
+
+Deno.test("reload in place (only a limit changes): /readyz stays 200", async () => {
+  const { port, daemon } = await serve("async", "max_connections = 500");
+  await using _ = daemon;
+  const config = await Deno.readTextFile(daemon.configPath!);
+  await Deno.writeTextFile(
+    daemon.configPath!,
+    config.replace("max_connections = 500", "max_connections = 600"),
+  );
+  daemon.kill("SIGHUP");
+  const seen = await pollReadyz(port, daemon.waitForLog(/reloaded from/));
+  assert.ok(seen.length > 0);
+  assert.deepEqual([...new Set(seen)], [200]);
+});
+
+Deno.test("reload moving a listener with drain_delay: the old one is retired only once /readyz was probed drain_probes times", async () => {
+  const { port, daemon } = await serve(
+    "async",
+    "drain_delay = 5\ndrain_probes = 2",
+  );
+  await using _ = daemon;
+  const config = await Deno.readTextFile(daemon.configPath!);
+  await Deno.writeTextFile(
+    daemon.configPath!,
+    config.replace('model = "async"', 'model = "processes"'),
+  );
+  const sent = Date.now();
+  daemon.kill("SIGHUP");
+  // No probe yet: the move waits (the new workers serve meanwhile).
+  await delay(1500);
+  assert.doesNotMatch(daemon.log, /reloaded from/);
+  assert.equal((await get(port, "/readyz")).status, 503);
+  assert.equal((await get(port, "/readyz")).status, 503);
+  await daemon.waitForLog(/reload: readyz probed 2 times while not ready/);
+  await daemon.waitForLog(/reloaded from/);
+  assert.ok(Date.now() - sent < 5000, "ended by the probes, not the delay");
+  assert.equal((await get(port, "/readyz")).status, 200);
+});

@@ -118,16 +118,23 @@ function table(rows: readonly (readonly string[])[]): string[] {
  * ```
  */
 export function formatStatus(report: StatusReport): string[] {
-  const lost = report.accessLogLostLines
-    ? `, ${report.accessLogLostLines} access lines lost`
-    : "";
+  const lost =
+    (report.lostConnections
+      ? `, ${report.lostConnections} connections lost`
+      : "") +
+    (report.accessLogLostLines
+      ? `, ${report.accessLogLostLines} access lines lost`
+      : "");
+  const p50 = report.p50Ms === undefined
+    ? ""
+    : `p50 ${report.p50Ms.toFixed(1)} ms, `;
   return [
     `koan ${report.version}, pid ${report.pid}, ${
       report.draining ? "draining" : "running"
     }, up ${duration(report.uptimeSeconds)}`,
     `${report.connections} connections open, ${
       report.qps.toFixed(1)
-    } requests/s, p99 ${report.p99Ms.toFixed(1)} ms (last ${
+    } requests/s, ${p50}p99 ${report.p99Ms.toFixed(1)} ms (last ${
       Math.round(report.windowSeconds)
     } s), ${report.reloads} reloads, ${report.restarts} worker restarts${lost}`,
     "",

@@ -293,7 +293,7 @@ export const SECTIONS = {
     ready_path: setting(
       routePath,
       "/readyz",
-      "readiness probe: 200, or 503 from SIGTERM on (drain_delay included); for any peer",
+      "readiness probe: 200, or 503 from SIGTERM on (drain_delay included) and while a reload moves a listener; for any peer",
     ),
   },
   limits: {
@@ -330,7 +330,7 @@ export const SECTIONS = {
     drain_delay: setting(
       seconds,
       0,
-      "on SIGTERM, seconds to keep accepting with /readyz at 503 before the drain (ends early after drain_probes probes); 0 = drain at once",
+      "on SIGTERM, seconds to keep accepting with /readyz at 503 before the drain (ends early after drain_probes probes); a reload moving a listener keeps the old one as long; 0 = drain at once",
     ),
     drain_probes: setting(
       count(1, 1000),

@@ -20,7 +20,6 @@
 import { parseAddress } from "../config/address.ts";
 import {
   ConfigError,
-  loadConfig,
   type LoadedConfig,
   type LoadOptions,
 } from "../config/load.ts";
@@ -45,6 +44,8 @@ import {
 } from "./activation.ts";
 import { monotonicMicros, monotonicSource } from "./clock.ts";
 import { makeGeneration } from "./generation.ts";
+import { loadGeneration } from "./load_generation.ts";
+import { dropRunningRecord, saveRunningRecord } from "./running_record.ts";
 import { Notifier, watchdogInterval } from "./notify.ts";
 import { addressKey, planConfig } from "./plan.ts";
 import { type HandledSignal, SignalQueue } from "./signals.ts";
@@ -202,6 +203,11 @@ export class Daemon {
       });
     }
     daemon.#writePidFile();
+    saveRunningRecord(config, {
+      options,
+      inherited,
+      configPath: loaded.path,
+    });
     daemon.#ready();
     daemon.#board.start();
     daemon.#supervision.start();
@@ -318,6 +324,7 @@ export class Daemon {
       this.#signals.close();
       releaseInherited();
       this.#removePidFile();
+      dropRunningRecord(this.#config);
       await this.#notifier?.flush();
       this.#notifier?.close();
       await flushLogs();
@@ -395,9 +402,7 @@ export class Daemon {
   ): Promise<{ next?: Promise<HandledSignal> }> {
     const { drain_delay: seconds, drain_probes: wanted } = this.#config.limits;
     if (seconds <= 0) return {};
-    this.#state.ready = false;
-    this.#state.probes = 0;
-    for (const slot of this.#slots) slot.running.unready?.();
+    this.#setReady(false);
     logger.info(
       "{signal}: not ready; draining after {wanted} readyz probes or {seconds} s",
       { signal, wanted, seconds },
@@ -406,19 +411,11 @@ export class Daemon {
       STOPPING: 1,
       STATUS: this.#supervision.statusNow("not ready: "),
     });
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const delay = new Promise<"delay">((resolve) =>
-      timer = setTimeout(() => resolve("delay"), seconds * 1000)
-    );
-    const probed = new Promise<"probes">((resolve) => {
-      this.#state.onProbe = () => {
-        if (this.#state.probes >= wanted) resolve("probes");
-      };
-    });
+    const probes = this.#probesOrDelay(seconds, wanted);
     try {
       for (;;) {
         const next = this.#signals.next();
-        const result = await Promise.race([delay, probed, next]);
+        const result = await Promise.race([probes.wait, next]);
         if (result === "delay") {
           logger.info("drain: drain_delay {seconds} s passed", { seconds });
           return { next };
@@ -440,8 +437,57 @@ export class Daemon {
         else logger.info("{signal} ignored while draining", { signal: again });
       }
     } finally {
-      clearTimeout(timer);
-      this.#state.onProbe = undefined;
+      probes.end();
+    }
+  }
+
+  /**
+   * From now on, counts `/readyz` probes answered 503 (across workers):
+   * `wait` resolves once there were `wanted` of them, or `seconds` passed.
+   * `end` stops counting.
+   */
+  #probesOrDelay(
+    seconds: number,
+    wanted: number,
+  ): { wait: Promise<"probes" | "delay">; end(): void } {
+    this.#state.probes = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const wait = new Promise<"probes" | "delay">((resolve) => {
+      timer = setTimeout(() => resolve("delay"), seconds * 1000);
+      this.#state.onProbe = () => {
+        if (this.#state.probes >= wanted) resolve("probes");
+      };
+    });
+    return {
+      wait,
+      end: () => {
+        clearTimeout(timer);
+        this.#state.onProbe = undefined;
+      },
+    };
+  }
+
+  /**
+   * With `[limits] drain_delay`, while readiness reads 503 for a reload's
+   * move: waits until `/readyz` was probed `drain_probes` times or the
+   * delay passed, so that a balancer has taken koan out before the old
+   * listeners close their idle keep-alive connections (one it still
+   * reused would fail a request). Signals wait in the queue meanwhile.
+   */
+  async #awaitProbes(why: string): Promise<void> {
+    const { drain_delay: seconds, drain_probes: wanted } = this.#config.limits;
+    if (seconds <= 0) return;
+    const probes = this.#probesOrDelay(seconds, wanted);
+    try {
+      const result = await probes.wait;
+      logger.info(
+        result === "probes"
+          ? "{why}: readyz probed {count} times while not ready"
+          : "{why}: drain_delay {seconds} s passed while not ready",
+        { why, count: this.#state.probes, seconds },
+      );
+    } finally {
+      probes.end();
     }
   }
 
@@ -565,13 +611,10 @@ export class Daemon {
     let loaded: LoadedConfig;
     let generation: Generation;
     try {
-      loaded = await loadConfig(this.#options);
-      const config = await planConfig(
-        loaded,
-        this.#inherited,
-        this.#options,
-      );
-      generation = await makeGeneration(config);
+      // The same loading `koan check-config --diff` previews.
+      ({ loaded, generation } = await loadGeneration(this.#options, {
+        inherited: this.#inherited,
+      }));
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       logger.error("reload refused, keeping the running config: {error}", {
@@ -600,6 +643,10 @@ export class Daemon {
     const retired: Retired[] = [];
     const old = [...this.#slots];
     const next: Slot[] = [];
+    /** A listener is being replaced: readiness reads 503 meanwhile. */
+    let moving = false;
+    /** Old listeners whose replacements serve: retired once all have started. */
+    const replacing: Slot[] = [];
     // Unchanged listeners take the new generation in place.
     const unchanged = new Map<number, Slot>();
     generation.config.listener.forEach((listener, index) => {
@@ -611,59 +658,94 @@ export class Daemon {
         old.splice(i, 1);
       }
     });
-    for (const [index, listener] of generation.config.listener.entries()) {
-      const same = unchanged.get(index);
-      if (same) {
-        await same.running.update(generation);
-        next.push(same);
-        continue;
-      }
-      // Changed or new: start the replacement first (on the same socket
-      // when it accepts in this isolate; beside it with SO_REUSEPORT when
-      // its workers bind their own), then drain the one it replaces.
-      const key = addressKey(listener.address);
-      const replaced = old.findIndex((slot) =>
-        addressKey(slot.listener.address) === key
-      );
-      let running: RunningListener;
-      try {
-        if (replaced < 0 && !this.#serves(key)) {
-          const address = parseAddress(listener.address);
-          if (inheritedSocket(address) === undefined) {
-            await probeAddress(address);
-          }
+    try {
+      for (const [index, listener] of generation.config.listener.entries()) {
+        const same = unchanged.get(index);
+        if (same) {
+          await same.running.update(generation);
+          next.push(same);
+          continue;
         }
-        running = await this.#startListener(index, listener);
-      } catch (error) {
-        logger.error(
-          "reload: listener[{index}] ({address}) not started, {kept}: {error}",
-          {
-            index,
-            address: key,
-            kept: replaced < 0 ? "nothing served there" : "keeping the old one",
-            error: (error as Error).message,
-          },
+        // Changed or new: start the replacement first (on the same socket
+        // when it accepts in this isolate; beside it with SO_REUSEPORT when
+        // its workers bind their own), then drain the one it replaces.
+        const key = addressKey(listener.address);
+        const replaced = old.findIndex((slot) =>
+          addressKey(slot.listener.address) === key
         );
-        if (replaced >= 0) {
-          const keep = old.splice(replaced, 1)[0]!;
-          await keep.running.update(generation);
-          next.push(keep);
+        if (replaced >= 0 && !moving) {
+          moving = true;
+          this.#setReady(false);
         }
-        continue;
+        let running: RunningListener;
+        try {
+          if (replaced < 0 && !this.#serves(key)) {
+            const address = parseAddress(listener.address);
+            if (inheritedSocket(address) === undefined) {
+              await probeAddress(address);
+            }
+          }
+          running = await this.#startListener(index, listener);
+        } catch (error) {
+          logger.error(
+            "reload: listener[{index}] ({address}) not started, {kept}: {error}",
+            {
+              index,
+              address: key,
+              kept: replaced < 0
+                ? "nothing served there"
+                : "keeping the old one",
+              error: (error as Error).message,
+            },
+          );
+          if (replaced >= 0) {
+            const keep = old.splice(replaced, 1)[0]!;
+            await keep.running.update(generation);
+            next.push(keep);
+          }
+          continue;
+        }
+        if (moving) running.setReady?.(false);
+        next.push({ listener, running });
+        if (replaced >= 0) replacing.push(old.splice(replaced, 1)[0]!);
       }
-      next.push({ listener, running });
-      if (replaced >= 0) {
-        retired.push(this.#retire(old.splice(replaced, 1)[0]!, timeoutMs));
+      // Before the old listeners close their idle keep-alives, a balancer
+      // that probes /readyz has seen the 503 and stopped reusing them.
+      if (moving) await this.#awaitProbes("reload");
+      // Replaced listeners, and those no longer configured.
+      for (const slot of [...replacing, ...old]) {
+        retired.push(this.#retire(slot, timeoutMs));
       }
+      this.#slots = next;
+    } finally {
+      // The old listeners have stopped accepting, the new ones serve (or,
+      // had starting them thrown, the old ones still do).
+      if (moving) this.#setReady(true);
     }
-    // Listeners no longer configured.
-    for (const slot of old) retired.push(this.#retire(slot, timeoutMs));
-    this.#slots = next;
     this.#board.reloaded("ok");
     void recordReload(openBefore, retired);
     logger.info("reloaded{from}", {
       from: loaded.path ? ` from ${loaded.path}` : "",
     });
+    // The listeners that run, not those planned: one that failed to
+    // start is tried again by the next reload, and so is shown by --diff.
+    saveRunningRecord({
+      ...generation.config,
+      listener: this.#slots.map((slot) => slot.listener),
+    }, {
+      options: this.#options,
+      inherited: this.#inherited,
+      configPath: loaded.path,
+    });
+  }
+
+  /**
+   * Readiness of every listener: the daemon's state (in-isolate models
+   * read it) and each model that keeps its own (pool workers).
+   */
+  #setReady(ready: boolean): void {
+    this.#state.ready = ready;
+    for (const slot of this.#slots) slot.running.setReady?.(ready);
   }
 
   /** True while a running listener serves `key` (so a probe would find our own socket). */

@@ -3,7 +3,10 @@
  * listeners and their models (`daemon.ts`, `plan.ts`), reload, drain and
  * exit codes; systemd (`notify.ts`, `activation.ts`, `clock.ts`), worker
  * supervision counts (`supervision.ts`), the status board
- * (`status_board.ts`), and inetd (`inetd.ts`, `inetd_wait.ts`).
+ * (`status_board.ts`), the config a reload loads (`load_generation.ts`),
+ * the running record beside the pid file and the reload preview behind
+ * `koan check-config --diff` (`running_record.ts`, `config_diff.ts`,
+ * `reload_preview.ts`), and inetd (`inetd.ts`, `inetd_wait.ts`).
  *
  * May import `models`, `net`, `protocols`, `config`, `log`, `metrics`,
  * `util`; never `bench` or `cli`.

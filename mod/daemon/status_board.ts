@@ -1,7 +1,8 @@
 /**
  * The master's live status: every second it adds the daemon-wide metrics to
- * a one-minute window, and it builds the report behind `GET /status`,
- * `/status.json` and the counters in systemd's STATUS= line.
+ * a one-minute window (QPS, p50, p99) and to fifteen minutes of per-second
+ * history (the status page's charts), and it builds the report behind
+ * `GET /status`, `/status.json` and the counters in systemd's STATUS= line.
  *
  * @module
  */
@@ -9,6 +10,8 @@ import { formatAddress, parseAddress } from "../config/address.ts";
 import type { ListenerConfig } from "../config/settings.ts";
 import type { ListenerStats } from "../models/contract.ts";
 import { aggregate } from "../metrics/aggregate.ts";
+import { History, type WorkerLoad } from "../metrics/history.ts";
+import { ledger, LOST_CONNECTIONS } from "../metrics/ledger.ts";
 import { metrics, type MetricsSnapshot } from "../metrics/registry.ts";
 import {
   type ListenerStatus,
@@ -38,6 +41,14 @@ function sum(snapshot: MetricsSnapshot, prefix: string): number {
   return total;
 }
 
+/** The tag of the master's own isolate on the status page. */
+const MAIN = "main";
+
+/** Connections this isolate (the master) has accepted: the in-isolate models'. */
+function acceptedHere(): number {
+  return sum(metrics.snapshot(), "koan_connections_total");
+}
+
 function address(text: string): string {
   try {
     return formatAddress(parseAddress(text));
@@ -53,6 +64,7 @@ function address(text: string): string {
 export class StatusBoard {
   #options: StatusBoardOptions;
   #window = new MinuteWindow();
+  #history = new History();
   #timer: ReturnType<typeof setInterval> | undefined;
   #started = Date.now();
 
@@ -62,9 +74,32 @@ export class StatusBoard {
 
   /** Starts sampling and serves the report to HTTP handlers in this isolate. */
   start(): void {
-    this.#window.push(aggregate());
-    this.#timer = setInterval(() => this.#window.push(aggregate()), 1000);
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), 1000);
     setStatusSource(() => this.report());
+  }
+
+  /** One tick: the window and the history from one snapshot. */
+  #sample(): void {
+    const snapshot = aggregate();
+    this.#window.push(snapshot);
+    const workers: Record<string, WorkerLoad> = {};
+    let connections = 0;
+    let inIsolate: WorkerLoad | undefined;
+    for (const item of this.#options.listeners()) {
+      const stats = item.stats();
+      connections += stats.connections;
+      if (stats.pool) {
+        for (const w of stats.pool) {
+          workers[w.tag] = { connections: w.connections, accepted: w.served };
+        }
+      } else {
+        inIsolate ??= { connections: 0, accepted: acceptedHere() };
+        inIsolate.connections += stats.connections;
+      }
+    }
+    if (inIsolate) workers[MAIN] = inIsolate;
+    this.#history.push({ at: Date.now(), snapshot, connections, workers });
   }
 
   /** Stops sampling. */
@@ -93,7 +128,7 @@ export class StatusBoard {
           uptimeSeconds: w.uptimeMs / 1000,
           restarts: w.restarts,
         })) ?? [{
-          id: "main",
+          id: MAIN,
           pid: Deno.pid,
           uptimeSeconds: (now - this.#started) / 1000,
           restarts: 0,
@@ -115,10 +150,14 @@ export class StatusBoard {
       listeners,
       connections: listeners.reduce((n, l) => n + l.connections, 0),
       qps: window.qps,
+      p50Ms: window.p50Ms,
       p99Ms: window.p99Ms,
       windowSeconds: window.seconds,
       restarts: sum(snapshot, "koan_worker_restarts_total"),
       reloads: sum(snapshot, "koan_reloads_total"),
+      lostConnections: sum(snapshot, LOST_CONNECTIONS),
+      events: ledger.events(),
+      history: this.#history.columns(),
     };
   }
 

@@ -63,7 +63,8 @@ function refusal(info: Deno.FileInfo): string | undefined {
   return `it is ${kind(info)}`;
 }
 
-function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
+/** `Deno.lstatSync(path)`, or undefined when nothing is there. */
+export function lstatOrUndefined(path: string): Deno.FileInfo | undefined {
   try {
     return Deno.lstatSync(path);
   } catch (error) {
@@ -224,8 +225,10 @@ export function replaceFileSafely(
 
 /**
  * Removes `path` if it is a regular file (not a symlink) whose content,
- * trimmed, is `expected`; returns what it found otherwise. For the pid
- * file at exit: a file another koan (or anyone) wrote since is left alone.
+ * trimmed, is `expected` (or passes it, a check of the first `limit`
+ * bytes); returns what it found otherwise. For the pid file at exit (and
+ * the running record beside it): a file another koan (or anyone) wrote
+ * since is left alone.
  *
  * @example Usage
  * ```ts
@@ -241,7 +244,8 @@ export function replaceFileSafely(
  */
 export function removeFileHolding(
   path: string,
-  expected: string,
+  expected: string | ((content: string) => boolean),
+  limit = 64,
 ): string | undefined {
   const seen = lstatOrUndefined(path);
   if (seen === undefined) return undefined;
@@ -253,13 +257,19 @@ export function removeFileHolding(
     if (opened.dev !== seen.dev || opened.ino !== seen.ino) {
       return "it was replaced while being read";
     }
-    const buffer = new Uint8Array(64);
-    const n = file.readSync(buffer) ?? 0;
+    const buffer = new Uint8Array(limit);
+    let n = 0;
+    for (let got; n < limit && (got = file.readSync(buffer.subarray(n)));) {
+      n += got;
+    }
     content = new TextDecoder().decode(buffer.subarray(0, n)).trim();
   } finally {
     file.close();
   }
-  if (content !== expected) return content;
+  const holds = typeof expected === "string"
+    ? content === expected
+    : expected(content);
+  if (!holds) return content.slice(0, 64);
   try {
     Deno.removeSync(path);
   } catch (error) {

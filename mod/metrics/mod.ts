@@ -1,8 +1,10 @@
 /**
  * Metrics: a per-isolate registry with mergeable snapshots
  * (`registry.ts`), the sum across workers (`aggregate.ts`), the minute
- * window (`window.ts`), Prometheus text (`prometheus.ts`), the status
- * page and report (`status.ts`) and the access log's losses as counters
+ * window (`window.ts`), fifteen minutes of per-second history
+ * (`history.ts`), Prometheus text (`prometheus.ts`), the status report
+ * (`status.ts`) and page (`status_page.ts`), the ledger of lost
+ * connections (`ledger.ts`) and the access log's losses as counters
  * (`access_losses.ts`).
  *
  * Just above `util/`: imports nothing of koan's outside `metrics/` but `util/`.

@@ -31,3 +31,21 @@ Deno.test("MinuteWindow forgets samples older than its span", () => {
   assert.ok(stats.seconds <= 1.5, String(stats.seconds));
   assert.ok(Math.abs(stats.qps - 20) < 1e-9, String(stats.qps));
 });
+
+Deno.test("MinuteWindow gives p50 beside p99, and 0 for both with no request", () => {
+  const m = new Metrics();
+  const window = new MinuteWindow(10_000);
+  window.push(m.snapshot(), 0);
+  window.push(m.snapshot(), 1_000);
+  assert.deepEqual(window.stats(), {
+    seconds: 1,
+    qps: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+  });
+  for (let i = 0; i < 10; i++) {
+    m.observe('koan_request_duration_seconds{protocol="zen"}', 0.002);
+  }
+  window.push(m.snapshot(), 2_000);
+  assert.equal(window.stats().p50Ms, 2.5);
+});

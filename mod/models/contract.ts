@@ -108,11 +108,12 @@ export interface RunningListener {
    */
   drain(timeoutMs: number): Promise<number>;
   /**
-   * The daemon is about to drain (`drain_delay`): readiness probes answer
-   * 503 from now on. Present only on models whose workers keep a state of
-   * their own (in-isolate models read the daemon's).
+   * Readiness probes answer 503 from now on (`false`: the daemon is about
+   * to drain, `drain_delay`, or a reload is moving a listener), or 200
+   * again (`true`: the move is done). Present only on models whose workers
+   * keep a state of their own (in-isolate models read the daemon's).
    */
-  unready?(): void;
+  setReady?(ready: boolean): void;
   /**
    * Adds (`delta > 0`) or retires (`delta < 0`) workers: SIGTTIN/SIGTTOU.
    * Present only on models with a worker pool; never goes below one worker.

@@ -502,8 +502,13 @@ class AdmissionGate implements AcceptSource {
  */
 class Connection extends ConnTransport implements ConnectionContext {
   readonly acceptedAt: number = performance.now();
-  readonly access: (record: AccessRecord) => void;
   readonly source: string;
+  /** Counts one access record, less the answers counted live. */
+  #record: (record: AccessRecord, counted: number) => void;
+  /** Counts answers as they complete. */
+  #count: (count: number) => void;
+  /** Answers counted through {@linkcode answered} so far. */
+  #answered = 0;
   /** The connection as admitted: its peer, source and trust. */
   #conn: AcceptedConn;
   #draining: AbortController | undefined;
@@ -514,12 +519,23 @@ class Connection extends ConnTransport implements ConnectionContext {
     conn: AcceptedConn,
     wire: Duplex,
     sendTimeoutMs: number,
-    access: (record: AccessRecord) => void,
+    record: (record: AccessRecord, counted: number) => void,
+    count: (count: number) => void,
   ) {
     super(wire, sendTimeoutMs);
     this.#conn = conn;
     this.source = conn.source;
-    this.access = access;
+    this.#record = record;
+    this.#count = count;
+  }
+
+  access(record: AccessRecord): void {
+    this.#record(record, this.#answered);
+  }
+
+  answered(count: number): void {
+    this.#answered += count;
+    this.#count(count);
   }
 
   /** A plain object (models post it to workers), made once. */
@@ -649,17 +665,25 @@ export class Acceptor {
     return cell;
   }
 
-  /** Counts one access record: requests, bytes, duration, outcome. */
-  #record = (record: AccessRecord): void => {
+  /** Zen answers: counted as they complete (`Connection.answered`). */
+  #answers = (count: number): void => {
+    (this.#answeredCell ??= this.#metrics.counter(
+      this.#seriesFor("koan_requests_total", { status: "answered" }),
+    )).inc(count);
+  };
+
+  /**
+   * Counts one access record: requests (less `counted`, those counted as
+   * they were answered), bytes, duration, outcome.
+   */
+  #record = (record: AccessRecord, counted = 0): void => {
     // Status (or outcome) first: series are exported in the order made.
     const status = record.status;
     if (status !== undefined) {
       this.#statusCell(status).inc();
     } else {
-      if (record.requests) {
-        (this.#answeredCell ??= this.#metrics.counter(
-          this.#seriesFor("koan_requests_total", { status: "answered" }),
-        )).inc(record.requests);
+      if (record.requests && record.requests > counted) {
+        this.#answers(record.requests - counted);
       }
       let cell = this.#outcomeCells.get(record.outcome);
       if (cell === undefined) {
@@ -919,6 +943,7 @@ export class Acceptor {
       wire,
       this.#options.sendTimeoutMs(),
       this.#record,
+      this.#answers,
     );
     this.#open.add(connection);
     // Handed over by the source as it closed (one that waited for the

@@ -184,6 +184,8 @@ class Conversation extends Deadline {
     let outcome: Outcome = "closed normally";
     /** The last read was answered and left nothing waiting that we know of. */
     let answered = false;
+    /** Exchanges already counted through the context's `answered`. */
+    let counted = 0;
     try {
       for (;;) {
         const idle = !session.hasPartial;
@@ -238,6 +240,11 @@ class Conversation extends Deadline {
             session.sent?.();
           }
           bytesOut += reply.length;
+          const total = session.answered;
+          if (total !== undefined && total > counted) {
+            this.#context.answered?.(total - counted);
+            counted = total;
+          }
         }
         // A full read means more may be waiting, answered or not.
         answered = reply !== undefined && n < buffer.length;

@@ -205,3 +205,34 @@ Deno.test("serveSession() closes an idle connection soon after draining starts",
   assert.equal(records[0]?.outcome, "draining");
   assert.equal(deadlines.size, 0);
 });
+
+Deno.test("serveSession() counts answers through the context as each is written, and all of them in the record", async () => {
+  let answered = 0;
+  const counted: number[] = [];
+  const session: Session = {
+    hasPartial: false,
+    closeWith: undefined,
+    get answered() {
+      return answered;
+    },
+    receive: (_buffer, length) => {
+      // "aa" is two questions in one read, "b" one.
+      answered += length;
+      return new TextEncoder().encode("ok");
+    },
+  };
+  const records: AccessRecord[] = [];
+  await serveSession(
+    new FakeTransport(["aa", "b"]),
+    {
+      info: { peer: "p", local: "l" },
+      draining: new AbortController().signal,
+      access: (record) => records.push(record),
+      answered: (count) => counted.push(count),
+    },
+    session,
+    { protocol: "test", idleMs: 10_000, burstSize: 64 },
+  );
+  assert.deepEqual(counted, [2, 1]);
+  assert.equal(records[0]?.requests, 3, "the access line has them all");
+});

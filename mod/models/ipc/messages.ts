@@ -72,8 +72,11 @@ export type ToWorker<G = Generation> =
    */
   | { t: "drain"; timeoutMs: number; handed?: number }
   | { t: "reopen" }
-  /** `drain_delay` began: readiness probes answer 503 from now on. */
-  | { t: "unready" }
+  /**
+   * Readiness probes answer 503 (`false`: `drain_delay` began, or a reload
+   * moves a listener) or 200 again (`true`) from now on.
+   */
+  | { t: "readiness"; ready: boolean }
   /** Processes: the master's answer to an `admit` question. */
   | { t: "admitted"; seq: number; refusal: Refusal | null }
   /**

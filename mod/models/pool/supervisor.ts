@@ -260,8 +260,8 @@ export class Pool {
   #bootFailures = 0;
   #restarts = 0;
   #draining = false;
-  /** `drain_delay` began: workers (new ones too) answer readiness 503. */
-  #unready = false;
+  /** False while workers (new ones too) answer readiness 503. */
+  #ready = true;
   #fatal = false;
   #respawns = new Set<TimerId>();
   #inspector: TimerId;
@@ -428,7 +428,9 @@ export class Pool {
         member.counted = true;
         metrics.add(this.#workersKey, 1);
         this.#bootFailures = 0;
-        if (this.#unready) member.worker.send({ t: "unready" });
+        if (!this.#ready) {
+          member.worker.send({ t: "readiness", ready: false });
+        }
         this.#onReady(member);
         return;
       case "boot-error":
@@ -683,11 +685,16 @@ export class Pool {
     return Promise.resolve();
   }
 
-  /** Tells every worker, and any started from now on, that readiness is 503. */
-  unready(): void {
-    this.#unready = true;
+  /**
+   * Tells every worker, and any started from now on, that readiness is
+   * 503 (`false`) or 200 again (`true`).
+   */
+  setReady(ready: boolean): void {
+    this.#ready = ready;
     for (const member of this.#members.values()) {
-      if (member.state === "ready") member.worker.send({ t: "unready" });
+      if (member.state === "ready") {
+        member.worker.send({ t: "readiness", ready });
+      }
     }
   }
 
@@ -837,7 +844,7 @@ export async function runPool(
   }
   return {
     stats: () => pool.stats(),
-    unready: () => pool.unready(),
+    setReady: (ready) => pool.setReady(ready),
     update(generation) {
       limiter.update(limitsOf(generation));
       pool.update(generation);

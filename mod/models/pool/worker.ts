@@ -218,9 +218,9 @@ export class PoolWorker {
     await this.#running.update(generation);
   }
 
-  /** The daemon's `drain_delay` began: readiness probes answer 503. */
-  unready(): void {
-    this.#state.ready = false;
+  /** Readiness probes answer 503 (`false`) or 200 (`true`) from now on. */
+  setReady(ready: boolean): void {
+    this.#state.ready = ready;
   }
 
   /** Drains once; later calls share the first drain. Resolves to the count forced. */
@@ -296,8 +296,8 @@ export async function dispatchToWorker<G>(
     case "reopen":
       reopenLogs();
       break;
-    case "unready":
-      side.worker?.unready();
+    case "readiness":
+      side.worker?.setReady(message.ready);
       break;
     case "queued":
       side.worker?.masterQueue(message.waiting);

@@ -7,9 +7,14 @@ import {
   writeAccess,
 } from "../../log/access_log.ts";
 import { setStatusSource, type StatusReport } from "../../metrics/status.ts";
-import { metricsRoute, statusJsonRoute } from "./observe_routes.ts";
+import {
+  metricsRoute,
+  statusJsonRoute,
+  statusPageRoute,
+} from "./observe_routes.ts";
 import type { Reply } from "./reply.ts";
 import { HttpRequest } from "./request.ts";
+import { HttpError } from "./status.ts";
 import type { RouteContext } from "./route.ts";
 
 const decoder = new TextDecoder();
@@ -87,5 +92,25 @@ Deno.test("GET /metrics and /status.json count access lines lost to a full disk"
   } finally {
     setStatusSource(undefined);
     closeAccess();
+  }
+});
+
+Deno.test("GET /status draws the page from the live report; before there is one, a page that waits", async () => {
+  const waiting = await statusPageRoute.handle(new HttpRequest(), context);
+  assert.equal(waiting.status, 200);
+  assert.match(decoder.decode(waiting.body), /Waiting for the first report/);
+  assert.throws(
+    () => statusJsonRoute.handle(new HttpRequest(), context),
+    (error) => error instanceof HttpError && error.status === 503,
+  );
+  setStatusSource(() => ({ ...REPORT, reloads: 31337 }));
+  try {
+    const reply = await statusPageRoute.handle(new HttpRequest(), context);
+    assert.equal(reply.status, 200);
+    const html = decoder.decode(reply.body);
+    assert.match(html, /^<!doctype html>/);
+    assert.match(html, /<b id="reloads">31337<\/b>/);
+  } finally {
+    setStatusSource(undefined);
   }
 });
