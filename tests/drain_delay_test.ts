@@ -4,7 +4,9 @@
  * until `/readyz` was probed `drain_probes` times or the delay passed; then
  * it stops accepting, drains and exits 0, naming in its log what ended the
  * wait. Under an in-isolate model and a process pool (whose workers report
- * probes to the master).
+ * probes to the master). And the other times `/readyz` is 503: while a
+ * reload moves a listener to another model (with `drain_delay`, the old
+ * one stays until probed), and while a pooled listener has no worker ready.
  *
  * @module
  */
@@ -195,4 +197,36 @@ Deno.test("reload moving a listener with drain_delay: the old one is retired onl
   await daemon.waitForLog(/reloaded from/);
   assert.ok(Date.now() - sent < 5000, "ended by the probes, not the delay");
   assert.equal((await get(port, "/readyz")).status, 200);
+});
+
+Deno.test("/readyz is 503 while a pooled listener has no worker ready, 200 once one is back", async () => {
+  const http = freePort();
+  const zen = freePort();
+  const daemon = await startDaemon([], {
+    config: `
+[[listener]]
+protocol = "http"
+address = "127.0.0.1:${http}"
+model = "async"
+
+[[listener]]
+protocol = "zen"
+address = "127.0.0.1:${zen}"
+model = "processes"
+workers = 1
+`,
+    ports: [http, zen],
+  });
+  await using _ = daemon;
+  assert.equal((await get(http, "/readyz")).status, 200);
+  const report = JSON.parse((await get(http, "/status.json")).body);
+  Deno.kill(report.listeners[1].workers[0].pid, "SIGKILL");
+  // Polled until the replacement (w2) accepts.
+  const seen = await pollReadyz(http, daemon.waitForLog(/w2 accepting on/));
+  await eventually(
+    async () => (await get(http, "/readyz")).status === 200,
+    "ready again",
+    5000,
+  );
+  assert.ok(seen.includes(503), `a 503 while no worker was ready: ${seen}`);
 });

@@ -293,7 +293,7 @@ export const SECTIONS = {
     ready_path: setting(
       routePath,
       "/readyz",
-      "readiness probe: 200, or 503 from SIGTERM on (drain_delay included) and while a reload moves a listener; for any peer",
+      "readiness probe: 200, or 503 from SIGTERM on (drain_delay included), while a reload moves a listener and while a pooled listener has no worker ready; for any peer",
     ),
   },
   limits: {

@@ -76,6 +76,12 @@ function isStop(signal: HandledSignal): boolean {
   return signal === "SIGTERM" || signal === "SIGINT" || signal === "SIGQUIT";
 }
 
+/** A reason for `/readyz` to answer 503 (see `Daemon.#notReady`). */
+type NotReady = "stopping" | "moving" | "no worker";
+
+/** How often readiness looks whether every pooled listener has a worker ready. */
+const WORKERS_CHECK_MS = 250;
+
 /** Mutable daemon state visible to protocols. */
 class State {
   draining = false;
@@ -123,6 +129,9 @@ export class Daemon {
   #retiring = new Set<Promise<number>>();
   /** Feeds limit refusals to the ledger once a second. */
   #refusals: ReturnType<typeof setInterval> | undefined;
+  /** Why `/readyz` answers 503 now; empty when ready. */
+  #unready = new Set<NotReady>();
+  #workersCheck: ReturnType<typeof setInterval> | undefined;
 
   private constructor(
     options: DaemonOptions,
@@ -216,6 +225,10 @@ export class Daemon {
     );
     daemon.#observeRefusals(); // the baseline: refusals from now on are news
     daemon.#refusals = setInterval(() => daemon.#observeRefusals(), 1000);
+    daemon.#workersCheck = setInterval(
+      () => daemon.#checkWorkers(),
+      WORKERS_CHECK_MS,
+    );
     return daemon;
   }
 
@@ -318,6 +331,7 @@ export class Daemon {
       }
     } finally {
       clearInterval(this.#refusals);
+      clearInterval(this.#workersCheck);
       ledger.onEvent(undefined);
       this.#supervision.stop();
       this.#board.stop();
@@ -402,7 +416,7 @@ export class Daemon {
   ): Promise<{ next?: Promise<HandledSignal> }> {
     const { drain_delay: seconds, drain_probes: wanted } = this.#config.limits;
     if (seconds <= 0) return {};
-    this.#setReady(false);
+    this.#notReady("stopping", true);
     logger.info(
       "{signal}: not ready; draining after {wanted} readyz probes or {seconds} s",
       { signal, wanted, seconds },
@@ -675,7 +689,7 @@ export class Daemon {
         );
         if (replaced >= 0 && !moving) {
           moving = true;
-          this.#setReady(false);
+          this.#notReady("moving", true);
         }
         let running: RunningListener;
         try {
@@ -720,7 +734,7 @@ export class Daemon {
     } finally {
       // The old listeners have stopped accepting, the new ones serve (or,
       // had starting them thrown, the old ones still do).
-      if (moving) this.#setReady(true);
+      if (moving) this.#notReady("moving", false);
     }
     this.#board.reloaded("ok");
     void recordReload(openBefore, retired);
@@ -740,12 +754,26 @@ export class Daemon {
   }
 
   /**
-   * Readiness of every listener: the daemon's state (in-isolate models
-   * read it) and each model that keeps its own (pool workers).
+   * Turns one reason for `/readyz` to answer 503 on or off: `stopping`
+   * (the drain delay, never off again), `moving` (a reload replaces a
+   * listener) or `no worker` (a pooled listener has none ready). Ready
+   * means no reason; a change reaches the daemon's state (in-isolate
+   * models read it) and each model that keeps its own (pool workers).
    */
-  #setReady(ready: boolean): void {
+  #notReady(reason: NotReady, on: boolean): void {
+    const before = this.#unready.size === 0;
+    if (on) this.#unready.add(reason);
+    else this.#unready.delete(reason);
+    const ready = this.#unready.size === 0;
+    if (ready === before) return;
     this.#state.ready = ready;
     for (const slot of this.#slots) slot.running.setReady?.(ready);
+  }
+
+  /** Readiness follows whether every pooled listener has a worker ready. */
+  #checkWorkers(): void {
+    if (this.#state.draining) return;
+    this.#notReady("no worker", this.#supervision.totals().short.length > 0);
   }
 
   /** True while a running listener serves `key` (so a probe would find our own socket). */

@@ -59,9 +59,11 @@ export const healthRoute: Route = {
 };
 
 /**
- * `GET /readyz` (`[http] ready_path`), readiness: 200 `ready`; from
- * SIGTERM on 503 `not ready` while `drain_delay` keeps koan serving (each
- * such answer counts toward `drain_probes`), then 503 `draining`, closing.
+ * `GET /readyz` (`[http] ready_path`), readiness: 200 `ready`; 503 `not
+ * ready` while the daemon says so — from SIGTERM on while `drain_delay`
+ * keeps koan serving, while a reload moves a listener, while a pooled
+ * listener has no worker ready (each such answer counts toward
+ * `drain_probes`) — and 503 `draining`, closing, once it drains.
  */
 export const readyRoute: Route = {
   methods: ["GET"],
