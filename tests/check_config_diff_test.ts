@@ -14,6 +14,7 @@ import {
   runCli,
   startDaemon,
 } from "./_helpers.ts";
+import { lstatOrUndefined } from "../mod/log/safe_file.ts";
 
 /** The daemon's config: a pid file, a Zen listener of `model`, extra TOML. */
 function config(
@@ -33,15 +34,7 @@ function changes(stdout: string): string[] {
   return stdout.split("\n").filter((line) => line && !line.startsWith("#"));
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
+const exists = (path: string) => lstatOrUndefined(path) !== undefined;
 
 Deno.test("koan check-config --diff previews a reload of the running daemon", async () => {
   const dir = await Deno.makeTempDir({ prefix: "koan-diff-" });
@@ -162,8 +155,8 @@ Deno.test("koan check-config --diff previews a reload of the running daemon", as
     // The record goes with the pid file at exit.
     assert.equal((await daemon.shutdown()).code, 0, daemon.log);
     assert.equal(processAlive(daemon.pid), false);
-    assert.equal(await exists(pidFile), false);
-    assert.equal(await exists(record), false);
+    assert.equal(exists(pidFile), false);
+    assert.equal(exists(record), false);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -129,6 +129,17 @@ Deno.test("drain_delay = 0: /readyz is 200, then SIGTERM refuses at once", async
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Replaces `from` with `to` in the daemon's config file (for a SIGHUP). */
+async function edit(
+  daemon: { configPath?: string | undefined },
+  from: string,
+  to: string,
+): Promise<void> {
+  const config = await Deno.readTextFile(daemon.configPath!);
+  assert.ok(config.includes(from), `the config has ${from}`);
+  await Deno.writeTextFile(daemon.configPath!, config.replace(from, to));
+}
+
 /** `/readyz` statuses seen every 20 ms until `done` resolves. */
 async function pollReadyz(port: number, done: Promise<unknown>) {
   const seen: number[] = [];
@@ -145,11 +156,7 @@ Deno.test("reload moving a listener to another model: /readyz is 503 during the 
   const { port, daemon } = await serve("async", "");
   await using _ = daemon;
   assert.equal((await get(port, "/readyz")).status, 200);
-  const config = await Deno.readTextFile(daemon.configPath!);
-  await Deno.writeTextFile(
-    daemon.configPath!,
-    config.replace('model = "async"', 'model = "processes"'),
-  );
+  await edit(daemon, 'model = "async"', 'model = "processes"');
   daemon.kill("SIGHUP");
   const seen = await pollReadyz(port, daemon.waitForLog(/reloaded from/));
   assert.ok(seen.includes(503), `a 503 during the move: ${seen}`);
@@ -164,11 +171,7 @@ Deno.test("reload moving a listener to another model: /readyz is 503 during the 
 Deno.test("reload in place (only a limit changes): /readyz stays 200", async () => {
   const { port, daemon } = await serve("async", "max_connections = 500");
   await using _ = daemon;
-  const config = await Deno.readTextFile(daemon.configPath!);
-  await Deno.writeTextFile(
-    daemon.configPath!,
-    config.replace("max_connections = 500", "max_connections = 600"),
-  );
+  await edit(daemon, "max_connections = 500", "max_connections = 600");
   daemon.kill("SIGHUP");
   const seen = await pollReadyz(port, daemon.waitForLog(/reloaded from/));
   assert.ok(seen.length > 0);
@@ -181,11 +184,7 @@ Deno.test("reload moving a listener with drain_delay: the old one is retired onl
     "drain_delay = 5\ndrain_probes = 2",
   );
   await using _ = daemon;
-  const config = await Deno.readTextFile(daemon.configPath!);
-  await Deno.writeTextFile(
-    daemon.configPath!,
-    config.replace('model = "async"', 'model = "processes"'),
-  );
+  await edit(daemon, 'model = "async"', 'model = "processes"');
   const sent = Date.now();
   daemon.kill("SIGHUP");
   // No probe yet: the move waits (the new workers serve meanwhile).

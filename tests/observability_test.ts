@@ -179,7 +179,7 @@ for (const model of ["async", "processes"] as const) {
   });
 }
 
-Deno.test("/metrics counts a Zen answer when it is sent, not when the connection closes, and once", async () => {
+Deno.test("/metrics counts a Zen answer when it is answered, not when the connection closes, and once", async () => {
   const zen = freePort();
   const http = freePort();
   await using _daemon = await startDaemon(

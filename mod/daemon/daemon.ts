@@ -523,7 +523,7 @@ export class Daemon {
       }, { reason });
     };
     let pending = (await this.#drainDelay(signal)).next;
-    this.#state.ready = false;
+    this.#notReady("stopping", true);
     this.#state.draining = true;
     // Stop taking connections at once: every model closes its listening
     // descriptors as its drain begins (a pool's workers as soon as they
@@ -719,7 +719,8 @@ export class Daemon {
           }
           continue;
         }
-        if (moving) running.setReady?.(false);
+        // A pool starts ready; it must read as the daemon does now.
+        if (!this.#state.ready) running.setReady?.(false);
         next.push({ listener, running });
         if (replaced >= 0) replacing.push(old.splice(replaced, 1)[0]!);
       }
@@ -755,7 +756,7 @@ export class Daemon {
 
   /**
    * Turns one reason for `/readyz` to answer 503 on or off: `stopping`
-   * (the drain delay, never off again), `moving` (a reload replaces a
+   * (the drain delay and the drain, never off again), `moving` (a reload replaces a
    * listener) or `no worker` (a pooled listener has none ready). Ready
    * means no reason; a change reaches the daemon's state (in-isolate
    * models read it) and each model that keeps its own (pool workers).

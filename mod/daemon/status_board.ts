@@ -1,7 +1,7 @@
 /**
  * The master's live status: every second it adds the daemon-wide metrics to
- * a one-minute window (QPS, p50, p99) and to fifteen minutes of per-second
- * history (the status page's charts), and it builds the report behind
+ * fifteen minutes of per-second history (the status page's charts, and
+ * QPS, p50 and p99 over the last minute), and it builds the report behind
  * `GET /status`, `/status.json` and the counters in systemd's STATUS= line.
  *
  * @module
@@ -18,7 +18,6 @@ import {
   setStatusSource,
   type StatusReport,
 } from "../metrics/status.ts";
-import { MinuteWindow } from "../metrics/window.ts";
 import { VERSION } from "../util/version.ts";
 
 /** A listener as the board sees it. */
@@ -60,10 +59,9 @@ function address(text: string): string {
   }
 }
 
-/** Builds the status report and keeps the minute window fed. */
+/** Builds the status report and keeps the history fed. */
 export class StatusBoard {
   #options: StatusBoardOptions;
-  #window = new MinuteWindow();
   #history = new History();
   #timer: ReturnType<typeof setInterval> | undefined;
   #started = Date.now();
@@ -79,10 +77,9 @@ export class StatusBoard {
     setStatusSource(() => this.report());
   }
 
-  /** One tick: the window and the history from one snapshot. */
+  /** One tick of the history. */
   #sample(): void {
     const snapshot = aggregate();
-    this.#window.push(snapshot);
     const workers: Record<string, WorkerLoad> = {};
     let connections = 0;
     let inIsolate: WorkerLoad | undefined;
@@ -117,7 +114,7 @@ export class StatusBoard {
   /** The report now. */
   report(): StatusReport {
     const snapshot = aggregate();
-    const window = this.#window.stats();
+    const window = this.#history.window();
     const listeners: ListenerStatus[] = this.#options.listeners().map(
       (item) => {
         const stats = item.stats();
@@ -164,7 +161,7 @@ export class StatusBoard {
   /** A short text of the live counters for systemd's STATUS= line. */
   statusExtra(): string {
     const snapshot = aggregate();
-    const window = this.#window.stats();
+    const window = this.#history.window();
     return `${sum(snapshot, "koan_requests_total")} requests, ${
       window.qps.toFixed(1)
     } req/s, ${sum(snapshot, "koan_worker_restarts_total")} restarts`;

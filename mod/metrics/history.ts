@@ -5,7 +5,9 @@
  * that second (requests per second, p50 and p99 from the latency
  * histogram's bucket deltas, connections accepted per second per worker)
  * and what stood at its end (open connections, per worker too; the
- * cumulative worker restarts and lost connections).
+ * cumulative worker restarts and lost connections). It keeps the
+ * cumulative request and bucket counts too, so the rates over the last
+ * minute (the page's tiles, `History.window`) come from the same ring.
  *
  * A worker's "load" is two numbers: the connections it has open and the
  * connections it accepted in that second. Workers report no request count
@@ -14,7 +16,12 @@
  * @module
  */
 import type { MetricsSnapshot } from "./registry.ts";
-import { bucketCounts, quantileMs, requestCount } from "./window.ts";
+import {
+  bucketCounts,
+  quantileMs,
+  requestCount,
+  type WindowStats,
+} from "./window.ts";
 
 /** How many seconds the history keeps. */
 export const HISTORY_SECONDS = 900;
@@ -80,13 +87,21 @@ export interface HistoryColumns {
 
 interface Sample {
   at: number;
+  /** Requests so far (cumulative), for the rates. */
+  requests: number;
+  /** Request duration counts per bucket so far (cumulative), for the quantiles. */
+  buckets: number[];
   rps: number;
   p50: number | null;
   p99: number | null;
   connections: number;
   restarts: number;
   lost: number;
-  workers: Record<string, { connections: number; accepted: number | null }>;
+  /** Each worker's load; `served` is its cumulative accept count. */
+  workers: Record<
+    string,
+    { connections: number; accepted: number | null; served: number }
+  >;
 }
 
 /** Counter families the history sums. */
@@ -133,9 +148,6 @@ export class History {
   /** Index the next sample goes to. */
   #next = 0;
   #count = 0;
-  #previous: HistoryInput | undefined;
-  #previousRequests = 0;
-  #previousBuckets: number[] = [];
   #columns: HistoryColumns | undefined;
 
   /** `size` is how many samples are kept. @default {HISTORY_SECONDS} */
@@ -158,27 +170,30 @@ export class History {
   push(input: HistoryInput): void {
     const requests = requestCount(input.snapshot);
     const buckets = bucketCounts(input.snapshot);
-    const previous = this.#previous;
+    const previous = this.#sample(this.#count - 1);
     const seconds = previous
       ? Math.max(0.001, (input.at - previous.at) / 1000)
       : 0;
     const delta = previous
-      ? buckets.map((n, i) => Math.max(0, n - (this.#previousBuckets[i] ?? 0)))
+      ? buckets.map((n, i) => Math.max(0, n - (previous.buckets[i] ?? 0)))
       : [];
     const workers: Sample["workers"] = {};
     for (const [tag, load] of Object.entries(input.workers)) {
       const before = previous?.workers[tag];
       workers[tag] = {
         connections: load.connections,
-        accepted: before && seconds > 0
-          ? round1(Math.max(0, load.accepted - before.accepted) / seconds)
+        accepted: before
+          ? round1(Math.max(0, load.accepted - before.served) / seconds)
           : null,
+        served: load.accepted,
       };
     }
     this.#store({
       at: input.at,
-      rps: seconds > 0
-        ? round1(Math.max(0, requests - this.#previousRequests) / seconds)
+      requests,
+      buckets,
+      rps: previous
+        ? round1(Math.max(0, requests - previous.requests) / seconds)
         : 0,
       p50: quantileMs(delta, 0.5),
       p99: quantileMs(delta, 0.99),
@@ -187,9 +202,32 @@ export class History {
       lost: counterSum(input.snapshot, LOST),
       workers,
     });
-    this.#previous = input;
-    this.#previousRequests = requests;
-    this.#previousBuckets = buckets;
+  }
+
+  /**
+   * Requests per second, p50 and p99 over the last `spanMs` (the status
+   * page's tiles: the last minute), from the oldest sample that span
+   * reaches back to; zeros before there are two samples.
+   */
+  window(spanMs = 60_000): WindowStats {
+    const last = this.#sample(this.#count - 1);
+    let first = last;
+    for (let i = this.#count - 2; i >= 0; i--) {
+      const sample = this.#sample(i)!;
+      if (last!.at - sample.at > spanMs) break;
+      first = sample;
+    }
+    if (!last || !first || first === last) {
+      return { seconds: 0, qps: 0, p50Ms: 0, p99Ms: 0 };
+    }
+    const seconds = (last.at - first.at) / 1000;
+    const delta = last.buckets.map((n, i) => n - (first.buckets[i] ?? 0));
+    return {
+      seconds,
+      qps: seconds > 0 ? (last.requests - first.requests) / seconds : 0,
+      p50Ms: quantileMs(delta, 0.5) ?? 0,
+      p99Ms: quantileMs(delta, 0.99) ?? 0,
+    };
   }
 
   /** The kept samples as columns, oldest first (built once per tick). */
@@ -205,13 +243,15 @@ export class History {
     this.#columns = undefined;
   }
 
-  #samples(): Sample[] {
+  /** The `i`th sample kept, oldest first. */
+  #sample(i: number): Sample | undefined {
+    if (i < 0 || i >= this.#count) return undefined;
     const size = this.#slots.length;
-    const first = (this.#next - this.#count + size) % size;
-    return Array.from(
-      { length: this.#count },
-      (_, i) => this.#slots[(first + i) % size]!,
-    );
+    return this.#slots[(this.#next - this.#count + i + size) % size];
+  }
+
+  #samples(): Sample[] {
+    return Array.from({ length: this.#count }, (_, i) => this.#sample(i)!);
   }
 
   #build(): HistoryColumns {

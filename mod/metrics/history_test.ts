@@ -6,10 +6,15 @@ import {
   MAX_WORKER_LINES,
 } from "./history.ts";
 import { Metrics } from "./registry.ts";
-import { quantileMs, requestCount } from "./window.ts";
+import { requestCount } from "./window.ts";
 
 const ZEN = 'koan_requests_total{protocol="zen",status="answered"}';
 const DURATION = 'koan_request_duration_seconds{protocol="zen"}';
+
+/** A tick of `m` at `at` ms, nothing else going on. */
+function windowTick(history: History, m: Metrics, at: number): void {
+  history.push(tick(m, at));
+}
 
 function tick(
   m: Metrics,
@@ -146,13 +151,61 @@ Deno.test("History keeps every live worker's line and only the most recent gone 
   );
 });
 
-Deno.test("quantileMs() is null when no request finished", () => {
-  assert.equal(quantileMs([], 0.5), null);
-  assert.equal(quantileMs([0, 0, 0], 0.99), null);
-  assert.equal(quantileMs([0, 1], 0.5), 1);
-});
-
 Deno.test("new History() refuses a size that is not a positive integer", () => {
   assert.throws(() => new History(0), RangeError);
   assert.throws(() => new History(1.5), RangeError);
+});
+
+Deno.test("History.window() gives QPS and p99 over the kept span", () => {
+  const m = new Metrics();
+  const history = new History();
+  windowTick(history, m, 0);
+  for (let i = 0; i < 100; i++) {
+    m.inc('koan_requests_total{protocol="http",status="200"}');
+    m.observe(
+      'koan_request_duration_seconds{protocol="http"}',
+      i < 98 ? 0.002 : 0.2,
+    );
+  }
+  windowTick(history, m, 5_000);
+  const stats = history.window(10_000);
+  assert.equal(stats.seconds, 5);
+  assert.equal(stats.qps, 20);
+  assert.equal(stats.p99Ms, 250);
+});
+
+Deno.test("History.window() forgets samples older than its span", () => {
+  const m = new Metrics();
+  const history = new History();
+  for (let t = 0; t <= 5_000; t += 500) {
+    m.inc('koan_requests_total{protocol="zen",status="answered"}', 10);
+    windowTick(history, m, t);
+  }
+  const stats = history.window(1_000);
+  assert.ok(stats.seconds <= 1.5, String(stats.seconds));
+  assert.ok(Math.abs(stats.qps - 20) < 1e-9, String(stats.qps));
+});
+
+Deno.test("History.window() gives p50 beside p99, and 0 for both with no request", () => {
+  const m = new Metrics();
+  const history = new History();
+  assert.deepEqual(history.window(), {
+    seconds: 0,
+    qps: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+  });
+  windowTick(history, m, 0);
+  windowTick(history, m, 1_000);
+  assert.deepEqual(history.window(10_000), {
+    seconds: 1,
+    qps: 0,
+    p50Ms: 0,
+    p99Ms: 0,
+  });
+  for (let i = 0; i < 10; i++) {
+    m.observe('koan_request_duration_seconds{protocol="zen"}', 0.002);
+  }
+  windowTick(history, m, 2_000);
+  assert.equal(history.window(10_000).p50Ms, 2.5);
 });

@@ -1,8 +1,8 @@
 /**
  * Metrics: a per-isolate registry with mergeable snapshots
- * (`registry.ts`), the sum across workers (`aggregate.ts`), the minute
- * window (`window.ts`), fifteen minutes of per-second history
- * (`history.ts`), Prometheus text (`prometheus.ts`), the status report
+ * (`registry.ts`), the sum across workers (`aggregate.ts`), request
+ * counts and quantiles (`window.ts`), fifteen minutes of per-second
+ * history with the last minute's rates (`history.ts`), Prometheus text (`prometheus.ts`), the status report
  * (`status.ts`) and page (`status_page.ts`), the ledger of lost
  * connections (`ledger.ts`) and the access log's losses as counters
  * (`access_losses.ts`).

@@ -138,6 +138,7 @@ Deno.test("chart labels stay inside the SVG, whatever the figures", () => {
   const h = history(900);
   h.rps = h.rps.map((_, i) => i * 1234.5);
   const html = renderStatusPage(report({ history: h }));
+  let labels = 0;
   for (const svg of html.match(/<svg[^>]*>.*?<\/svg>/gs)!) {
     const width = Number(/viewBox="0 0 (\d+) /.exec(svg)![1]);
     for (
@@ -156,6 +157,9 @@ Deno.test("chart labels stay inside the SVG, whatever the figures", () => {
         from >= 0 && to <= width,
         `"${text[3]}" at ${from}..${to} of ${width}`,
       );
+      labels++;
     }
   }
+  // Seven charts, each with three y labels and four x labels.
+  assert.equal(labels, 7 * 7);
 });

@@ -1,13 +1,15 @@
 /**
- * Rates over the last minute from cumulative snapshots: the master takes a
- * merged snapshot every second, and QPS, p50 and p99 come from the difference
- * between now and a minute ago.
+ * What the request counters say over a span of time: requests so far
+ * (HTTP requests, Zen answers, echo connections), request duration
+ * counts per bucket, and the quantile of such counts. The history
+ * (`history.ts`) takes them once a second, for its charts and for the
+ * rates over the last minute ({@linkcode WindowStats}).
  *
  * @module
  */
 import { LATENCY_BUCKETS, type MetricsSnapshot } from "./registry.ts";
 
-/** What the last minute looked like. */
+/** What a span (the last minute) looked like. */
 export interface WindowStats {
   /** Seconds the window covers (up to 60). */
   seconds: number;
@@ -86,44 +88,4 @@ export function quantileMs(
   }
   const bound = LATENCY_BUCKETS[Math.min(index, LATENCY_BUCKETS.length - 1)]!;
   return bound * 1000;
-}
-
-/** Keeps a minute of per-second snapshots. */
-export class MinuteWindow {
-  #samples: { at: number; snapshot: MetricsSnapshot }[] = [];
-  #span: number;
-
-  /** `spanMs` is the window length. @default {60000} */
-  constructor(spanMs = 60_000) {
-    this.#span = spanMs;
-  }
-
-  /** Adds a snapshot taken at `at` (ms, monotonic). */
-  push(snapshot: MetricsSnapshot, at = performance.now()): void {
-    this.#samples.push({ at, snapshot });
-    while (
-      this.#samples.length > 2 && at - this.#samples[1]!.at >= this.#span
-    ) {
-      this.#samples.shift();
-    }
-  }
-
-  /** Rates between the oldest and newest snapshot kept. */
-  stats(): WindowStats {
-    const first = this.#samples[0];
-    const last = this.#samples.at(-1);
-    if (!first || !last || last === first) {
-      return { seconds: 0, qps: 0, p50Ms: 0, p99Ms: 0 };
-    }
-    const seconds = (last.at - first.at) / 1000;
-    const requests = requestCount(last.snapshot) - requestCount(first.snapshot);
-    const then = bucketCounts(first.snapshot);
-    const delta = bucketCounts(last.snapshot).map((n, i) => n - (then[i] ?? 0));
-    return {
-      seconds,
-      qps: seconds > 0 ? requests / seconds : 0,
-      p50Ms: quantileMs(delta, 0.5) ?? 0,
-      p99Ms: quantileMs(delta, 0.99) ?? 0,
-    };
-  }
 }

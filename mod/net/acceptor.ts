@@ -665,7 +665,7 @@ export class Acceptor {
     return cell;
   }
 
-  /** Zen answers: counted as they complete (`Connection.answered`). */
+  /** Zen answers: counted as the session answers them (`Connection.answered`). */
   #answers = (count: number): void => {
     (this.#answeredCell ??= this.#metrics.counter(
       this.#seriesFor("koan_requests_total", { status: "answered" }),

@@ -89,11 +89,11 @@ export interface ConnectionContext {
   /** Records one access-log entry (Zen/echo: once per connection; HTTP: per request). */
   access(record: AccessRecord): void;
   /**
-   * Counts `count` exchanges as they complete (Zen answers), so that the
-   * metrics see a long connection's answers in the second they happen,
-   * not when it closes. Where present, the closing record's `requests`
-   * is for the access line and counted no more; where absent, the record
-   * counts them.
+   * Counts `count` exchanges as the session answers them (Zen answers), so
+   * that the metrics see a long connection's answers in the second they
+   * happen, not when it closes. Where present, the closing record's
+   * `requests` is for the access line and counted no more; where absent,
+   * the record counts them.
    */
   answered?(count: number): void;
 }

@@ -226,6 +226,12 @@ class Conversation extends Deadline {
         bytesIn += n;
         let reply = session.receive(buffer, n);
         if (reply instanceof Promise) reply = await reply;
+        // Counted as answered, as the closing record counts them.
+        const total = session.answered;
+        if (total !== undefined && total > counted) {
+          this.#context.answered?.(total - counted);
+          counted = total;
+        }
         if (reply !== undefined) {
           try {
             if (reply.length > 0) await transport.write(reply);
@@ -240,11 +246,6 @@ class Conversation extends Deadline {
             session.sent?.();
           }
           bytesOut += reply.length;
-          const total = session.answered;
-          if (total !== undefined && total > counted) {
-            this.#context.answered?.(total - counted);
-            counted = total;
-          }
         }
         // A full read means more may be waiting, answered or not.
         answered = reply !== undefined && n < buffer.length;

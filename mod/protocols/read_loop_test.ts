@@ -206,7 +206,7 @@ Deno.test("serveSession() closes an idle connection soon after draining starts",
   assert.equal(deadlines.size, 0);
 });
 
-Deno.test("serveSession() counts answers through the context as each is written, and all of them in the record", async () => {
+Deno.test("serveSession() counts answers through the context as each read is answered, and all of them in the record", async () => {
   let answered = 0;
   const counted: number[] = [];
   const session: Session = {

@@ -183,6 +183,11 @@ export interface PoolOptions {
   maxWorkers?: number;
   /** `listener` label of the pool's metrics (its address). @default {name} */
   label?: string;
+  /**
+   * The workers serve `/status` (HTTP): each metrics push carries the
+   * status report, history and all. Others never need it. @default {false}
+   */
+  status?: boolean;
   /** Clock and timers; tests pass a fake one. @default {the real clock} */
   clock?: PoolClock;
 }
@@ -299,11 +304,11 @@ export class Pool {
     return mergeSnapshots(parts);
   }
 
-  /** Sends each worker the daemon's metrics without its own, and the status report. */
+  /** Sends each worker the daemon's metrics without its own, and the status report if it serves one. */
   #pushMetrics(): void {
     const total = aggregate();
-    // The same report for every worker: /status.json served by a worker.
-    const status = currentStatus();
+    // The same report for every worker: /status served by a worker.
+    const status = this.#options.status ? currentStatus() : undefined;
     for (const member of this.#members.values()) {
       if (member.state !== "ready" || !member.metrics) continue;
       member.worker.send({
@@ -821,6 +826,7 @@ export async function runPool(
   const pool = new Pool({
     name,
     label: formatAddress(spec.address),
+    status: spec.listener.protocol === "http",
     workers: effectiveWorkers(
       spec.listener.workers,
       parts.kind,
