@@ -15,7 +15,6 @@ import { eventually, freePort, MAIN } from "../_helpers.ts";
 import {
   KOAN_FLAGS,
   SpawnedDaemon,
-  waitForPort,
   writeTempConfig,
 } from "../../mod/bench/spawn_daemon.ts";
 
@@ -65,7 +64,7 @@ async function start(
   })();
   const daemon = new SpawnedDaemon(child, configPath, ["stderr"]);
   try {
-    if (options.logToFile) await waitForPort(port, 30_000);
+    if (options.logToFile) await answersHttp(port, 30_000);
     else await daemon.waitListening(port, 30_000);
   } catch (error) {
     await daemon.abort();
@@ -122,6 +121,25 @@ async function withVictim(
 function listener(port: number, model = "async", protocol = "http"): string {
   return `[[listener]]\nprotocol = "${protocol}"\naddress = "127.0.0.1:${port}"\nmodel = "${model}"\n` +
     (model === "processes" || model === "threads" ? "workers = 2\n" : "");
+}
+
+/**
+ * Waits until the HTTP listener on `port` answers (the log goes to a file,
+ * so there is no "listening on" line to wait for). An open port is not
+ * enough: the startup check of the address listens for an instant before
+ * the real listener does, and a connect then is reset.
+ */
+async function answersHttp(port: number, timeoutMs: number): Promise<void> {
+  await eventually(
+    () =>
+      get(port).then(() => true, (error) => {
+        // fetch() rejects with a TypeError when the connect is refused.
+        if (!(error instanceof TypeError)) throw error;
+        return false;
+      }),
+    `an HTTP answer on port ${port}`,
+    timeoutMs,
+  );
 }
 
 async function get(port: number, path = "/healthz"): Promise<number> {
